@@ -1,0 +1,167 @@
+//! Assertions: each scenario check evaluated against a run, reporting what was
+//! observed against its threshold.
+
+use crate::engine::Time;
+use crate::metrics::{self, round6};
+use crate::model::world::Observations;
+use crate::scenario::{AssertionDef, Check};
+use serde::Serialize;
+
+/// The verdict of one assertion (an `assertions[]` entry of summary.json).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct AssertionResult {
+    /// The assertion's `type`.
+    #[serde(rename = "type")]
+    pub type_name: &'static str,
+    /// The pool it is restricted to, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+    /// What the run showed (null when it cannot be measured, e.g. no requests or never converged).
+    pub observed: Option<f64>,
+    /// The threshold.
+    pub threshold: f64,
+    /// `>=` (a minimum) or `<=` (a maximum).
+    pub comparison: &'static str,
+    /// Unit of observed and threshold.
+    pub unit: &'static str,
+    /// Whether it holds.
+    pub passed: bool,
+    /// A sentence for people.
+    pub detail: String,
+}
+
+fn seconds(t: Time) -> f64 {
+    round6(t as f64 / 1e9)
+}
+
+/// When the selected pools first hold their target (ready + in use >= target)
+/// at every sample over at least `stable_for`; None if never.
+pub fn converged_at(obs: &Observations, only: Option<usize>, stable_for: Time) -> Option<Time> {
+    let mut streak: Option<Time> = None;
+    let n = obs.pools.len();
+    for chunk in obs.samples.chunks(n) {
+        let t = chunk[0].t;
+        let ok = chunk
+            .iter()
+            .filter(|r| only.is_none_or(|o| o == r.pool as usize))
+            .all(|r| r.ready + r.in_use >= r.target);
+        if ok {
+            let start = *streak.get_or_insert(t);
+            if t - start >= stable_for {
+                return Some(start);
+            }
+        } else {
+            streak = None;
+        }
+    }
+    None
+}
+
+/// Evaluate every assertion.
+pub fn evaluate(defs: &[AssertionDef], obs: &Observations) -> Vec<AssertionResult> {
+    defs.iter().map(|d| evaluate_one(d, obs)).collect()
+}
+
+fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
+    let pool = d.pool.map(|i| obs.pools[i].name.clone());
+    let scope = pool
+        .as_deref()
+        .map_or("all pools".to_string(), |p| format!("pool {p}"));
+    let total = metrics::total(obs, d.pool);
+    let at_most = |observed: f64, max: f64, unit: &'static str, what: String| AssertionResult {
+        type_name: d.type_name,
+        pool: pool.clone(),
+        observed: Some(observed),
+        threshold: max,
+        comparison: "<=",
+        unit,
+        passed: observed <= max,
+        detail: what,
+    };
+    match d.check {
+        Check::HitsRatio { min } => {
+            let observed = metrics::hit_ratio(&total);
+            AssertionResult {
+                type_name: d.type_name,
+                pool: pool.clone(),
+                observed,
+                threshold: min,
+                comparison: ">=",
+                unit: "ratio",
+                passed: observed.is_some_and(|o| o >= min),
+                detail: match observed {
+                    Some(_) => format!(
+                        "{} of {} requests hit the reservoir at once ({scope})",
+                        total.hits, total.requests
+                    ),
+                    None => format!("no requests were served ({scope}): nothing to measure"),
+                },
+            }
+        }
+        Check::EmptyEvents { max } => at_most(
+            total.reservoir.empty_events as f64,
+            max as f64,
+            "events",
+            format!(
+                "{} TryCheckouts found no usable connection ({scope})",
+                total.reservoir.empty_events
+            ),
+        ),
+        Check::MaxConnectsPerSec { max } => {
+            let peak = metrics::max_connects_per_sec(obs);
+            let second = obs
+                .connects_per_second
+                .iter()
+                .position(|&c| c as u64 == peak)
+                .unwrap_or(0);
+            at_most(
+                peak as f64,
+                max as f64,
+                "connects/s",
+                format!("busiest second: {peak} connects reached the cluster in second {second}"),
+            )
+        }
+        Check::ConvergeWithin { within, stable_for } => {
+            let at = converged_at(obs, d.pool, stable_for);
+            AssertionResult {
+                type_name: d.type_name,
+                pool: pool.clone(),
+                observed: at.map(seconds),
+                threshold: seconds(within),
+                comparison: "<=",
+                unit: "s",
+                passed: at.is_some_and(|t| t <= within),
+                detail: match at {
+                    Some(t) => format!(
+                        "{scope} held their target (ready + in use >= target_ready) from t={}s{}",
+                        seconds(t),
+                        if stable_for > 0 {
+                            format!(" for at least {}s", seconds(stable_for))
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    None => format!("{scope} never held their target for the required time"),
+                },
+            }
+        }
+        Check::CheckoutLatency { percentile, max } => {
+            let h = metrics::merged_latency(obs, d.pool);
+            let observed =
+                (!h.is_empty()).then(|| metrics::ns_to_ms(h.value_at_percentile(percentile)));
+            AssertionResult {
+                type_name: d.type_name,
+                pool: pool.clone(),
+                observed,
+                threshold: metrics::ns_to_ms(max),
+                comparison: "<=",
+                unit: "ms",
+                passed: observed.is_some_and(|o| o <= metrics::ns_to_ms(max)),
+                detail: match observed {
+                    Some(_) => format!("p{percentile} of {} checkouts ({scope})", h.len()),
+                    None => format!("no checkouts ({scope}): nothing to measure"),
+                },
+            }
+        }
+    }
+}

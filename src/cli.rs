@@ -1,0 +1,261 @@
+//! Command-line interface. It parses arguments, calls the library and writes
+//! files; it never simulates by itself.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use poolsim::engine::time::parse_duration;
+use poolsim::report::{csv, text};
+use poolsim::scenario::{self, Scenario};
+use std::path::{Path, PathBuf};
+
+/// Exit code: every assertion passed.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: an assertion failed.
+pub const EXIT_ASSERTION_FAILED: i32 = 1;
+/// Exit code: the scenario or the arguments are invalid (or the run could not complete).
+pub const EXIT_INVALID: i32 = 2;
+/// Exit code: the reports could not be written.
+pub const EXIT_IO: i32 = 3;
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  every assertion passed
+  1  an assertion failed
+  2  the scenario or the arguments are invalid, or the run could not complete
+     (e.g. the engine stopped a scenario that would spin or exhaust memory)
+  3  the reports could not be written";
+
+#[derive(Parser)]
+#[command(
+    name = "poolsim",
+    version,
+    about = "Deterministic simulator of connection pools and reservoirs for Temporal on Aurora DSQL",
+    after_help = AFTER_HELP
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario, print its summary, write its reports and check its assertions.
+    #[command(after_help = AFTER_HELP)]
+    Run {
+        /// Scenario file (YAML).
+        file: PathBuf,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override the scenario's duration (Go syntax: 90s, 30m, 1h30m).
+        #[arg(long, value_parser = parse_duration_arg)]
+        duration: Option<u64>,
+        /// Directory for summary.json and timeseries.csv [default: reports/<file stem>/].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Check a scenario file without running it.
+    #[command(after_help = AFTER_HELP)]
+    Validate {
+        /// Scenario file (YAML).
+        file: PathBuf,
+    },
+    /// Measure the engine's speed on a heavy built-in scenario.
+    Bench {
+        /// Pools (one instance each).
+        #[arg(long, default_value_t = 20)]
+        pools: u32,
+        /// Requests per second per pool.
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        /// Simulated duration.
+        #[arg(long, default_value = "30m", value_parser = parse_duration_arg)]
+        duration: u64,
+    },
+}
+
+fn parse_duration_arg(s: &str) -> Result<u64, String> {
+    parse_duration(s)
+}
+
+/// Run the CLI; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                EXIT_INVALID
+            } else {
+                EXIT_OK
+            };
+        }
+    };
+    match cli.command {
+        Command::Run {
+            file,
+            seed,
+            duration,
+            out,
+            quiet,
+        } => cmd_run(&file, seed, duration, out, quiet),
+        Command::Validate { file } => match scenario::load(&file) {
+            Ok(sc) => {
+                println!(
+                    "{}: valid ({} pools, {} assertions)",
+                    file.display(),
+                    sc.world.pools.len(),
+                    sc.assertions.len()
+                );
+                EXIT_OK
+            }
+            Err(e) => {
+                eprintln!("error: invalid scenario\n{e}");
+                EXIT_INVALID
+            }
+        },
+        Command::Bench {
+            pools,
+            rate,
+            duration,
+        } => cmd_bench(pools, rate, duration),
+    }
+}
+
+fn load(file: &Path, seed: Option<u64>, duration: Option<u64>) -> Result<Scenario, i32> {
+    let mut sc = scenario::load(file).map_err(|e| {
+        eprintln!("error: invalid scenario\n{e}");
+        EXIT_INVALID
+    })?;
+    if let Some(s) = seed {
+        sc = sc.with_seed(s);
+    }
+    if let Some(d) = duration {
+        sc = sc.with_duration(d).map_err(|e| {
+            eprintln!("error: {e}");
+            EXIT_INVALID
+        })?;
+    }
+    Ok(sc)
+}
+
+fn default_out(file: &Path) -> PathBuf {
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".into());
+    PathBuf::from("reports").join(stem)
+}
+
+fn cmd_run(
+    file: &Path,
+    seed: Option<u64>,
+    duration: Option<u64>,
+    out: Option<PathBuf>,
+    quiet: bool,
+) -> i32 {
+    let sc = match load(file, seed, duration) {
+        Ok(sc) => sc,
+        Err(code) => return code,
+    };
+    let output = match poolsim::run::run(&sc) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: the run could not complete: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let out = out.unwrap_or_else(|| default_out(file));
+    if let Err(e) = write_reports(&out, &sc, &output) {
+        eprintln!("error: {e:#}");
+        return EXIT_IO;
+    }
+    if !quiet {
+        print!(
+            "{}",
+            text::render(&output.summary, Some(&out.display().to_string()))
+        );
+    }
+    if output.passed() {
+        EXIT_OK
+    } else {
+        EXIT_ASSERTION_FAILED
+    }
+}
+
+fn write_reports(out: &Path, sc: &Scenario, o: &poolsim::run::RunOutput) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let write = |name: &str, body: &str| -> anyhow::Result<()> {
+        let p = out.join(name);
+        std::fs::write(&p, body).with_context(|| format!("cannot write {}", p.display()))
+    };
+    write("summary.json", &o.summary.to_json())?;
+    write(
+        "timeseries.csv",
+        &csv::timeseries_csv(&o.observations, sc.start_unix_ns),
+    )?;
+    Ok(())
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn cmd_bench(pools: u32, rate: f64, duration: u64) -> i32 {
+    let yaml = bench_scenario(pools, rate, duration);
+    let sc = match scenario::parse(&yaml, "<bench>", "bench") {
+        Ok(sc) => sc,
+        Err(e) => {
+            eprintln!("error: invalid bench parameters\n{e}");
+            return EXIT_INVALID;
+        }
+    };
+    println!(
+        "bench: {pools} pools x {rate} requests/s x {} simulated (reservoir mode, Poisson arrivals, exponential holds)",
+        poolsim::engine::time::format_duration(duration)
+    );
+    let start = std::time::Instant::now();
+    let obs = match poolsim::model::world::simulate(&sc.world) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let wall = start.elapsed().as_secs_f64();
+    let events = obs.events_processed;
+    let requests: u64 = obs.pools.iter().map(|p| p.counters.requests).sum();
+    println!("  events      {events}");
+    println!("  requests    {requests}");
+    println!("  wall time   {wall:.3} s");
+    println!("  events/s    {:.2} million", events as f64 / wall / 1e6);
+    match peak_rss_kib() {
+        Some(k) => println!("  peak memory {:.1} MiB (VmHWM)", k as f64 / 1024.0),
+        None => println!("  peak memory unknown (no /proc/self/status)"),
+    }
+    EXIT_OK
+}
+
+/// The heavy scenario `poolsim bench` runs.
+fn bench_scenario(pools: u32, rate: f64, duration: u64) -> String {
+    let mut y = format!(
+        "name: bench\nseed: 1\nduration: {}\nglobal_rate_limit: 100\ncluster:\n  connect_rate: 100000\n  connect_burst: 100000\n  max_connections: 1000000\nworkload:\n  type: constant\n  checkout_rate: {rate}\n  hold_duration: 20ms\n  hold_distribution: exponential\npools:\n",
+        poolsim::engine::time::format_duration(duration)
+    );
+    for i in 0..pools {
+        y.push_str(&format!(
+            "  - name: pool{i}\n    target_size: 50\n    reservoir:\n      enabled: true\n"
+        ));
+    }
+    y
+}

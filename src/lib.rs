@@ -1,0 +1,23 @@
+//! # poolsim
+//!
+//! A deterministic discrete-event simulator of database connection pools and
+//! connection reservoirs for Temporal services on Aurora DSQL.
+//!
+//! Layers, each depending only on those above it in this list:
+//!
+//! - [`engine`]: virtual time (integer nanoseconds), the event queue, seeded RNG streams;
+//! - [`model`]: one file per real component (reservoir, refiller, driver, limiters,
+//!   lease table, DSQL cluster, workload) and the world that wires them;
+//! - [`scenario`]: the YAML schema, defaults, validation, building the world;
+//! - [`metrics`], [`assertions`], [`report`]: what a run means and how it is written;
+//! - [`run`]: one scenario from configuration to verdict, for the CLI and tests.
+//!
+//! Same scenario + same seed = byte-identical outputs.
+
+pub mod assertions;
+pub mod engine;
+pub mod metrics;
+pub mod model;
+pub mod report;
+pub mod run;
+pub mod scenario;

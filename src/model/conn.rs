@@ -1,0 +1,105 @@
+//! Physical connections and where each one is.
+//!
+//! Every connection lives in one slot of a [`ConnTable`] and is in exactly one
+//! [`Place`]. Slots of closed connections are reused, so a long run does not
+//! grow the table beyond the peak number of live connections.
+
+use crate::engine::Time;
+
+/// Index of a connection in the [`ConnTable`].
+pub type ConnId = u32;
+
+/// Where a connection is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// The slot is free (the connection was closed).
+    Closed,
+    /// In a reservoir's ready buffer.
+    Ready,
+    /// Held by a request.
+    InUse,
+}
+
+/// One physical connection.
+#[derive(Clone, Copy, Debug)]
+pub struct Conn {
+    /// When the connect completed.
+    pub created_at: Time,
+    /// Client-side lifetime: `base_lifetime + U[0, jitter)` for reservoir connections.
+    pub lifetime: Time,
+    /// Index of the pool that owns it.
+    pub pool: u32,
+    /// Where it is now.
+    pub place: Place,
+}
+
+impl Conn {
+    /// `lifetime - age`, never below 0 (DOMAIN.md section 6).
+    #[inline]
+    pub fn remaining(&self, now: Time) -> Time {
+        self.lifetime
+            .saturating_sub(now.saturating_sub(self.created_at))
+    }
+}
+
+/// All connections of a run.
+#[derive(Default)]
+pub struct ConnTable {
+    conns: Vec<Conn>,
+    free: Vec<ConnId>,
+    live: usize,
+}
+
+impl ConnTable {
+    /// A new connection, placed at `place`.
+    pub fn open(&mut self, pool: u32, created_at: Time, lifetime: Time, place: Place) -> ConnId {
+        let c = Conn {
+            created_at,
+            lifetime,
+            pool,
+            place,
+        };
+        self.live += 1;
+        if let Some(id) = self.free.pop() {
+            self.conns[id as usize] = c;
+            id
+        } else {
+            self.conns.push(c);
+            (self.conns.len() - 1) as ConnId
+        }
+    }
+
+    /// Close a connection and free its slot.
+    pub fn close(&mut self, id: ConnId) {
+        let c = &mut self.conns[id as usize];
+        debug_assert!(c.place != Place::Closed, "double close of connection {id}");
+        c.place = Place::Closed;
+        self.live -= 1;
+        self.free.push(id);
+    }
+
+    /// A connection by id.
+    #[inline]
+    pub fn get(&self, id: ConnId) -> &Conn {
+        &self.conns[id as usize]
+    }
+
+    /// Mutable access to a connection by id.
+    #[inline]
+    pub fn get_mut(&mut self, id: ConnId) -> &mut Conn {
+        &mut self.conns[id as usize]
+    }
+
+    /// Number of open connections.
+    pub fn live(&self) -> usize {
+        self.live
+    }
+
+    /// Count open connections of `pool` at `place` (for invariant checks; O(n)).
+    pub fn count(&self, pool: u32, place: Place) -> usize {
+        self.conns
+            .iter()
+            .filter(|c| c.pool == pool && c.place == place)
+            .count()
+    }
+}

@@ -1,0 +1,41 @@
+//! The models: one file per real component of the connection design.
+//!
+//! | file | real component |
+//! |---|---|
+//! | [`conn`] | physical connections (where each one is) |
+//! | [`dist`] | duration distributions (hold time, connect latency) |
+//! | [`workload`] | the callers: open-loop request arrivals and hold times |
+//! | [`reservoir`] | the reservoir buffer: TryCheckout, the brief wait, Return, the expiry scan |
+//! | [`refiller`] | the reservoir's refiller loop |
+//! | [`driver`] | creating one connection: stagger, lease, limiter, IAM token, connect |
+//! | [`limiter`] | client-side rate limiters (token bucket, DynamoDB per-second, old fixed window) |
+//! | [`lease_table`] | the global connection lease table (DynamoDB) |
+//! | [`dsql_cluster`] | the Aurora DSQL cluster: connection limit, server-side connect rate |
+//! | [`world`] | the wiring: a deployment of pools on one cluster, driven by the engine |
+//!
+//! Models never print and never touch files: they record what happened into
+//! counters and samples that [`crate::metrics`] turns into reports.
+
+pub mod conn;
+pub mod dist;
+pub mod driver;
+pub mod dsql_cluster;
+pub mod lease_table;
+pub mod limiter;
+pub mod refiller;
+pub mod reservoir;
+pub mod workload;
+pub mod world;
+
+/// Component kinds used in [`crate::engine::StreamId`]s. Fixed forever: changing
+/// one shifts every scenario's draws.
+pub mod stream_kind {
+    /// A pool's workload (arrivals, hold times).
+    pub const WORKLOAD: u16 = 1;
+    /// A pool's refiller (connection lifetimes).
+    pub const REFILLER: u16 = 2;
+    /// A pool's driver (startup stagger, connect latency, token failures).
+    pub const DRIVER: u16 = 3;
+    /// The cluster-wide limiter (per-second limiter back-off jitter).
+    pub const LIMITER: u16 = 4;
+}

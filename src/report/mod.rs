@@ -1,0 +1,96 @@
+//! Reports: `summary.json`, `timeseries.csv` and the printed summary.
+//!
+//! Everything here is a pure function of a run's observations; the CLI decides
+//! where files go. Output is byte-for-byte deterministic: maps are ordered,
+//! floats are printed by `ryu` (serde_json) or with fixed precision.
+
+pub mod csv;
+pub mod text;
+
+use crate::assertions::AssertionResult;
+use crate::metrics::{self, PoolSummary};
+use crate::model::world::Observations;
+use crate::scenario::Scenario;
+use serde::Serialize;
+
+/// Cluster-wide figures of a run.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ClusterSummary {
+    /// Most connect attempts that reached the cluster in one simulated second.
+    pub max_connects_per_sec: u64,
+    /// Most open connections at once.
+    pub peak_connections: u32,
+    /// Connect attempts that reached the cluster.
+    pub connects: u64,
+    /// Connects refused by the cluster's rate limit (SQLSTATE 53400).
+    pub refused_rate_limit: u64,
+    /// Connects refused at the cluster's connection limit.
+    pub refused_max_connections: u64,
+    /// Lease acquisitions refused by the lease table.
+    pub lease_denials: u64,
+}
+
+/// The whole of `summary.json`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Summary {
+    /// Schema version of this file.
+    pub schema_version: u32,
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario description.
+    pub description: String,
+    /// Seed used.
+    pub seed: u64,
+    /// Simulated seconds.
+    pub duration_s: f64,
+    /// Sampling period, seconds.
+    pub sample_every_s: f64,
+    /// Events the engine processed.
+    pub events_processed: u64,
+    /// Most connect attempts in one second, cluster-wide (same as cluster.max_connects_per_sec).
+    pub max_connects_per_sec: u64,
+    /// Cluster-wide figures.
+    pub cluster: ClusterSummary,
+    /// Per pool.
+    pub pools: Vec<PoolSummary>,
+    /// Assertion verdicts.
+    pub assertions: Vec<AssertionResult>,
+    /// Whether every assertion passed.
+    pub passed: bool,
+}
+
+impl Summary {
+    /// Build the summary of a run.
+    pub fn new(sc: &Scenario, obs: &Observations, assertions: Vec<AssertionResult>) -> Self {
+        let total_connects = obs.connects_per_second.iter().map(|&c| c as u64).sum();
+        let max_cps = metrics::max_connects_per_sec(obs);
+        Summary {
+            schema_version: 1,
+            scenario: sc.name.clone(),
+            description: sc.description.clone(),
+            seed: sc.world.seed,
+            duration_s: obs.duration as f64 / 1e9,
+            sample_every_s: obs.sample_every as f64 / 1e9,
+            events_processed: obs.events_processed,
+            max_connects_per_sec: max_cps,
+            cluster: ClusterSummary {
+                max_connects_per_sec: max_cps,
+                peak_connections: obs.peak_connections,
+                connects: total_connects,
+                refused_rate_limit: obs.cluster_refusals.0,
+                refused_max_connections: obs.cluster_refusals.1,
+                lease_denials: obs.lease_denials,
+            },
+            pools: obs.pools.iter().map(PoolSummary::new).collect(),
+            passed: assertions.iter().all(|a| a.passed),
+            assertions,
+        }
+    }
+
+    /// Pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("summary serialises");
+        s.push('\n');
+        s
+    }
+}

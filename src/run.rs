@@ -1,0 +1,35 @@
+//! One scenario, from configuration to verdict.
+
+use crate::assertions::{self, AssertionResult};
+use crate::model::world::{self, Observations, RunError};
+use crate::report::Summary;
+use crate::scenario::Scenario;
+
+/// A finished run.
+pub struct RunOutput {
+    /// Raw observations.
+    pub observations: Observations,
+    /// Assertion verdicts.
+    pub assertions: Vec<AssertionResult>,
+    /// The summary (summary.json).
+    pub summary: Summary,
+}
+
+impl RunOutput {
+    /// Whether every assertion passed.
+    pub fn passed(&self) -> bool {
+        self.summary.passed
+    }
+}
+
+/// Simulate a scenario and evaluate its assertions.
+pub fn run(sc: &Scenario) -> Result<RunOutput, RunError> {
+    let observations = world::simulate(&sc.world)?;
+    let assertions = assertions::evaluate(&sc.assertions, &observations);
+    let summary = Summary::new(sc, &observations, assertions.clone());
+    Ok(RunOutput {
+        observations,
+        assertions,
+        summary,
+    })
+}
