@@ -147,8 +147,11 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
         }
         Check::CheckoutLatency { percentile, max } => {
             let h = metrics::merged_latency(obs, d.pool);
-            let observed =
-                (!h.is_empty()).then(|| metrics::ns_to_ms(h.value_at_percentile(percentile)));
+            // hdrhistogram percentiles are exact to 3 significant digits and
+            // rounded up to their bucket; never report more than the exact max.
+            let exact_max = metrics::merged_latency_max(obs, d.pool);
+            let observed = (!h.is_empty())
+                .then(|| metrics::ns_to_ms(h.value_at_percentile(percentile).min(exact_max)));
             AssertionResult {
                 type_name: d.type_name,
                 pool: pool.clone(),

@@ -30,8 +30,8 @@ pub fn ns_to_ms(ns: u64) -> f64 {
 }
 
 impl LatencyMs {
-    /// From a histogram of nanoseconds (all zeros when it is empty).
-    pub fn from_histogram(h: &Histogram<u64>) -> Self {
+    /// From a histogram of nanoseconds and the exact maximum (all zeros when it is empty).
+    pub fn from_histogram(h: &Histogram<u64>, max_ns: u64) -> Self {
         if h.is_empty() {
             return LatencyMs {
                 mean: 0.0,
@@ -42,9 +42,9 @@ impl LatencyMs {
         }
         LatencyMs {
             mean: round6(h.mean() / 1e6),
-            p50: ns_to_ms(h.value_at_quantile(0.5)),
-            p99: ns_to_ms(h.value_at_quantile(0.99)),
-            max: ns_to_ms(h.max()),
+            p50: ns_to_ms(h.value_at_quantile(0.5).min(max_ns)),
+            p99: ns_to_ms(h.value_at_quantile(0.99).min(max_ns)),
+            max: ns_to_ms(max_ns),
         }
     }
 }
@@ -137,7 +137,10 @@ impl PoolSummary {
             discards: discards_by_reason(c),
             refill_failures: refill_failures_by_reason(c),
             limiter_waits: c.driver.limiter_waits,
-            checkout_latency_ms: LatencyMs::from_histogram(&p.checkout_latency),
+            checkout_latency_ms: LatencyMs::from_histogram(
+                &p.checkout_latency,
+                p.checkout_latency_max_ns,
+            ),
             target_ready: p.target,
             low_watermark: p.low_watermark,
             serving_since_s: p.serving_since.map(|t| t as f64 / 1e9),
@@ -179,6 +182,17 @@ pub fn total(obs: &Observations, only: Option<usize>) -> PoolCounters {
         t.driver.limiter_wait_ns += c.driver.limiter_wait_ns;
     }
     t
+}
+
+/// The exact largest checkout latency of the selected pools, ns.
+pub fn merged_latency_max(obs: &Observations, only: Option<usize>) -> u64 {
+    obs.pools
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| only.is_none_or(|o| o == *i))
+        .map(|(_, p)| p.checkout_latency_max_ns)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Merge the checkout-latency histograms of the selected pools.

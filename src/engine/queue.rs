@@ -9,22 +9,29 @@
 //! [`EngineError`] instead of hanging or exhausting memory.
 
 use super::time::{format_duration, Time};
+use dary_heap::QuaternaryHeap as BinaryHeap;
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 use std::fmt;
 
-/// One scheduled event. Ordered so that the `BinaryHeap` (a max-heap) pops the
-/// earliest `(time, seq)` first.
+/// One scheduled event. `key` packs `(time, seq)` into one integer (time in
+/// the high 64 bits) so that ordering is a single comparison; the
+/// `BinaryHeap` (a max-heap) pops the earliest key first.
 #[derive(Clone, Copy)]
 struct Entry<E> {
-    time: Time,
-    seq: u64,
+    key: u128,
     ev: E,
+}
+
+impl<E> Entry<E> {
+    #[inline]
+    fn time(&self) -> Time {
+        (self.key >> 64) as Time
+    }
 }
 
 impl<E> PartialEq for Entry<E> {
     fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
+        self.key == other.key
     }
 }
 impl<E> Eq for Entry<E> {}
@@ -36,10 +43,7 @@ impl<E> PartialOrd for Entry<E> {
 impl<E> Ord for Entry<E> {
     fn cmp(&self, other: &Self) -> Ordering {
         // Reversed: the smallest (time, seq) is the "greatest" for the max-heap.
-        other
-            .time
-            .cmp(&self.time)
-            .then_with(|| other.seq.cmp(&self.seq))
+        other.key.cmp(&self.key)
     }
 }
 
@@ -71,8 +75,7 @@ impl<E: Copy> Scheduler<E> {
         let time = at.max(self.now);
         self.seq += 1;
         self.heap.push(Entry {
-            time,
-            seq: self.seq,
+            key: ((time as u128) << 64) | self.seq as u128,
             ev,
         });
     }
@@ -196,10 +199,11 @@ impl<E: Copy> Engine<E> {
         let mut same_instant: u64 = 0;
         let mut last_time = self.sched.now;
         while let Some(top) = self.sched.heap.peek() {
-            if top.time > until {
+            if top.time() > until {
                 break;
             }
-            let Entry { time, ev, .. } = self.sched.heap.pop().expect("peeked");
+            let entry = self.sched.heap.pop().expect("peeked");
+            let (time, ev) = (entry.time(), entry.ev);
             if time == last_time {
                 same_instant += 1;
                 if same_instant > self.limits.max_events_same_instant {

@@ -144,9 +144,9 @@ impl Workload {
                 let gap = match self.cfg.arrival {
                     ArrivalProcess::Poisson => {
                         let u: f64 = 1.0 - self.arrivals.random::<f64>();
-                        (-u.ln() / rate * SECOND as f64).round()
+                        -u.ln() / rate * SECOND as f64 + 0.5
                     }
-                    ArrivalProcess::Uniform => (SECOND as f64 / rate).round(),
+                    ArrivalProcess::Uniform => SECOND as f64 / rate + 0.5,
                 };
                 let candidate = t.saturating_add(gap as Time);
                 if candidate < change {

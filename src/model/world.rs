@@ -185,8 +185,10 @@ pub struct PoolOutcome {
     pub low_watermark: u32,
     /// Final counters.
     pub counters: PoolCounters,
-    /// Latency of every Open() (0 for an immediate hit), ns.
+    /// Latency of every Open() (0 for an immediate hit), ns, to 3 significant digits.
     pub checkout_latency: Histogram<u64>,
+    /// The exact largest Open() latency, ns (the histogram's max is rounded up to its bucket).
+    pub checkout_latency_max_ns: u64,
     /// When the pool started taking traffic (None: never, within the run).
     pub serving_since: Option<Time>,
     /// Whether the initial fill timed out.
@@ -229,6 +231,15 @@ struct Pool {
     in_use: u32,
     counters: PoolCounters,
     latency: Histogram<u64>,
+    latency_max: u64,
+}
+
+impl Pool {
+    #[inline]
+    fn record_latency(&mut self, ns: Time) {
+        self.latency.saturating_record(ns);
+        self.latency_max = self.latency_max.max(ns);
+    }
 }
 
 /// The simulated deployment.
@@ -307,6 +318,7 @@ impl World {
                 in_use: 0,
                 counters: PoolCounters::default(),
                 latency: latency_histogram(),
+                latency_max: 0,
             });
         }
         let samples_expected = (cfg.duration / cfg.sample_every + 1) as usize;
@@ -360,12 +372,12 @@ impl World {
             Offer::Discarded(id, _) => self.close(id),
             Offer::ToWaiter(w, id) => {
                 p.counters.hits_after_wait += 1;
-                p.latency.saturating_record(now - w.since);
+                p.record_latency(now - w.since);
                 self.start_hold(pool, id, w.tag, s);
             }
             Offer::WaiterDiscarded(w, id, _) => {
                 p.counters.failures += 1;
-                p.latency.saturating_record(now - w.since);
+                p.record_latency(now - w.since);
                 self.close(id);
             }
         }
@@ -389,7 +401,7 @@ impl World {
         match p.reservoir.try_checkout(now, &mut self.conns) {
             Checkout::Hit(id) => {
                 p.counters.hits += 1;
-                p.latency.saturating_record(0);
+                p.record_latency(0);
                 self.start_hold(pool, id, hold, s);
             }
             other => {
@@ -400,7 +412,7 @@ impl World {
                 let wait = p.reservoir.config().empty_wait;
                 if wait == 0 {
                     p.counters.failures += 1;
-                    p.latency.saturating_record(0);
+                    p.record_latency(0);
                 } else {
                     let ticket = p.reservoir.enqueue_waiter(now, hold);
                     s.after(wait, Ev::WaitTimeout(pool, ticket));
@@ -472,7 +484,7 @@ impl World {
         let p = &mut self.pools[pool as usize];
         if let Some(w) = p.reservoir.timeout_waiter(ticket) {
             p.counters.failures += 1;
-            p.latency.saturating_record(now - w.since);
+            p.record_latency(now - w.since);
         }
     }
 
@@ -628,6 +640,7 @@ impl World {
                 low_watermark: p.reservoir.config().low_watermark,
                 counters: Self::counters(p),
                 checkout_latency: p.latency.clone(),
+                checkout_latency_max_ns: p.latency_max,
                 serving_since: p.serving_since,
                 fill_timed_out: p.fill_timed_out,
             })
