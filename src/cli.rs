@@ -161,7 +161,10 @@ fn cmd_run(
         Ok(sc) => sc,
         Err(code) => return code,
     };
-    let output = match poolsim::run::run(&sc) {
+    let mut bar = Progress::new(!quiet, sc.world.duration);
+    let output = poolsim::run::run_with_progress(&sc, |t| bar.update(t));
+    bar.finish();
+    let output = match output {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: the run could not complete: {e}");
@@ -183,6 +186,55 @@ fn cmd_run(
         EXIT_OK
     } else {
         EXIT_ASSERTION_FAILED
+    }
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal and the run
+/// has taken more than half a second of wall time.
+struct Progress {
+    enabled: bool,
+    total: u64,
+    started: std::time::Instant,
+    drawn: bool,
+    last_percent: u64,
+}
+
+impl Progress {
+    fn new(wanted: bool, total: u64) -> Self {
+        use std::io::IsTerminal;
+        Progress {
+            enabled: wanted && std::io::stderr().is_terminal(),
+            total: total.max(1),
+            started: std::time::Instant::now(),
+            drawn: false,
+            last_percent: u64::MAX,
+        }
+    }
+
+    fn update(&mut self, t: u64) {
+        if !self.enabled || self.started.elapsed().as_millis() < 500 {
+            return;
+        }
+        let percent = t.saturating_mul(100) / self.total;
+        if percent == self.last_percent {
+            return;
+        }
+        self.last_percent = percent;
+        let filled = (percent / 4) as usize;
+        eprint!(
+            "\r[{}{}] {percent:>3}%  simulated {} of {}",
+            "#".repeat(filled),
+            " ".repeat(25 - filled.min(25)),
+            poolsim::engine::time::format_duration(t - t % 1_000_000_000),
+            poolsim::engine::time::format_duration(self.total)
+        );
+        self.drawn = true;
+    }
+
+    fn finish(&mut self) {
+        if self.drawn {
+            eprint!("\r{}\r", " ".repeat(72));
+        }
     }
 }
 

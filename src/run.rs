@@ -24,7 +24,15 @@ impl RunOutput {
 
 /// Simulate a scenario and evaluate its assertions.
 pub fn run(sc: &Scenario) -> Result<RunOutput, RunError> {
-    let observations = world::simulate(&sc.world)?;
+    run_with_progress(sc, |_| {})
+}
+
+/// [`run`], calling `progress(simulated time reached)` as the run advances.
+pub fn run_with_progress(
+    sc: &Scenario,
+    progress: impl FnMut(crate::engine::Time),
+) -> Result<RunOutput, RunError> {
+    let observations = world::simulate_with_progress(&sc.world, progress)?;
     let assertions = assertions::evaluate(&sc.assertions, &observations);
     let summary = Summary::new(sc, &observations, assertions.clone());
     Ok(RunOutput {

@@ -703,6 +703,24 @@ pub fn simulate(cfg: &WorldConfig) -> Result<Observations, RunError> {
     simulate_checked(cfg, None)
 }
 
+/// Run a world to its end in slices of simulated time, calling `progress(now)`
+/// after each slice (for a progress bar; it cannot change the run).
+pub fn simulate_with_progress(
+    cfg: &WorldConfig,
+    mut progress: impl FnMut(Time),
+) -> Result<Observations, RunError> {
+    let mut engine = Engine::new(cfg.limits);
+    let mut world = World::new(cfg, engine.scheduler()).map_err(RunError::Config)?;
+    let slice = (cfg.duration / 200).max(1);
+    let mut t = 0;
+    while t < cfg.duration {
+        t = (t + slice).min(cfg.duration);
+        engine.run(&mut world, t).map_err(RunError::Engine)?;
+        progress(t);
+    }
+    Ok(world.into_observations(engine.events_processed()))
+}
+
 /// Run a world, checking invariants every `check_every` of simulated time
 /// (tests use this; it is slow).
 pub fn simulate_checked(
