@@ -7,6 +7,9 @@
 //! | [`workload`] | the callers: open-loop request arrivals and hold times |
 //! | [`reservoir`] | the reservoir buffer: TryCheckout, the brief wait, Return, the expiry scan |
 //! | [`refiller`] | the reservoir's refiller loop |
+//! | [`sql_pool`] | Go's database/sql pool: free list, waiters, putConn, cleaner, retries |
+//! | [`warmup`] | the plain pool's startup warmup: sequential, staggered, retried |
+//! | [`keeper`] | the plain pool's keeper: tops the pool up every second |
 //! | [`driver`] | creating one connection: stagger, lease, limiter, IAM token, connect |
 //! | [`limiter`] | client-side rate limiters (token bucket, DynamoDB per-second, old fixed window) |
 //! | [`lease_table`] | the global connection lease table (DynamoDB) |
@@ -20,10 +23,13 @@ pub mod conn;
 pub mod dist;
 pub mod driver;
 pub mod dsql_cluster;
+pub mod keeper;
 pub mod lease_table;
 pub mod limiter;
 pub mod refiller;
 pub mod reservoir;
+pub mod sql_pool;
+pub mod warmup;
 pub mod workload;
 pub mod world;
 
