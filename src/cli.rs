@@ -1,10 +1,9 @@
 //! Command-line interface. It parses arguments, calls the library and writes
 //! files; it never simulates by itself.
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use poolsim::engine::time::parse_duration;
-use poolsim::report::{csv, text};
+use poolsim::report::text;
 use poolsim::scenario::{self, Scenario};
 use std::path::{Path, PathBuf};
 
@@ -50,7 +49,7 @@ enum Command {
         /// Override the scenario's duration (Go syntax: 90s, 30m, 1h30m).
         #[arg(long, value_parser = parse_duration_arg)]
         duration: Option<u64>,
-        /// Directory for summary.json and timeseries.csv [default: reports/<file stem>/].
+        /// Directory for summary.json, timeseries.csv, metrics.prom, report.html and charts/ [default: reports/<file stem>/].
         #[arg(long)]
         out: Option<PathBuf>,
         /// Print nothing but errors.
@@ -172,7 +171,7 @@ fn cmd_run(
         }
     };
     let out = out.unwrap_or_else(|| default_out(file));
-    if let Err(e) = write_reports(&out, &sc, &output) {
+    if let Err(e) = poolsim::report::files::write_all(&out, &sc, &output) {
         eprintln!("error: {e:#}");
         return EXIT_IO;
     }
@@ -236,20 +235,6 @@ impl Progress {
             eprint!("\r{}\r", " ".repeat(72));
         }
     }
-}
-
-fn write_reports(out: &Path, sc: &Scenario, o: &poolsim::run::RunOutput) -> anyhow::Result<()> {
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let write = |name: &str, body: &str| -> anyhow::Result<()> {
-        let p = out.join(name);
-        std::fs::write(&p, body).with_context(|| format!("cannot write {}", p.display()))
-    };
-    write("summary.json", &o.summary.to_json())?;
-    write(
-        "timeseries.csv",
-        &csv::timeseries_csv(&o.observations, sc.start_unix_ns),
-    )?;
-    Ok(())
 }
 
 fn peak_rss_kib() -> Option<u64> {

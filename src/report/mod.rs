@@ -4,7 +4,11 @@
 //! where files go. Output is byte-for-byte deterministic: maps are ordered,
 //! floats are printed by `ryu` (serde_json) or with fixed precision.
 
+pub mod charts;
 pub mod csv;
+pub mod files;
+pub mod html;
+pub mod prom;
 pub mod text;
 
 use crate::assertions::AssertionResult;

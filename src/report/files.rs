@@ -1,0 +1,72 @@
+//! Writing a run's reports into a directory:
+//!
+//! ```text
+//! <out>/summary.json      report::Summary
+//! <out>/timeseries.csv    report::csv
+//! <out>/metrics.prom      report::prom (OpenMetrics)
+//! <out>/report.html       report::html (self-contained)
+//! <out>/charts/<stem>.png and <stem>.svg   report::charts
+//! ```
+
+use crate::report::charts::{self, ChartFile, Run};
+use crate::report::{csv, html, prom};
+use crate::run::RunOutput;
+use crate::scenario::Scenario;
+use anyhow::Context;
+use std::path::Path;
+
+fn write(path: &Path, body: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, body).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Write rendered charts as `<dir>/<stem>.png` and `<dir>/<stem>.svg`, after
+/// removing the `.png` and `.svg` files a previous run left in `dir`.
+pub fn write_charts(dir: &Path, files: &[ChartFile]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for e in entries.flatten() {
+        let p = e.path();
+        let ours = matches!(p.extension().and_then(|x| x.to_str()), Some("png" | "svg"));
+        if ours && p.is_file() {
+            std::fs::remove_file(&p).with_context(|| format!("cannot remove {}", p.display()))?;
+        }
+    }
+    for f in files {
+        write(&dir.join(format!("{}.png", f.stem)), &f.png)?;
+        write(&dir.join(format!("{}.svg", f.stem)), f.svg.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The standard charts of a scenario's run, rendered.
+pub fn run_chart_files(sc: &Scenario, o: &RunOutput) -> anyhow::Result<Vec<ChartFile>> {
+    let runs: [Run; 1] = [("run", &o.observations)];
+    let specs = charts::run_charts(
+        &runs,
+        &charts::reservoir_gauges(),
+        &charts::connect_limits(&sc.world),
+    );
+    charts::render_all(&specs)
+}
+
+/// Write every report of a run into `out` (created if missing).
+pub fn write_all(out: &Path, sc: &Scenario, o: &RunOutput) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    write(&out.join("summary.json"), o.summary.to_json().as_bytes())?;
+    write(
+        &out.join("timeseries.csv"),
+        csv::timeseries_csv(&o.observations, sc.start_unix_ns).as_bytes(),
+    )?;
+    write(
+        &out.join("metrics.prom"),
+        prom::openmetrics(&o.observations, sc.start_unix_ns).as_bytes(),
+    )?;
+    let files = run_chart_files(sc, o)?;
+    write_charts(&out.join("charts"), &files)?;
+    write(
+        &out.join("report.html"),
+        html::render_run_html(&o.summary, &files).as_bytes(),
+    )?;
+    Ok(())
+}

@@ -1,0 +1,832 @@
+//! Reports: charts (PNG + SVG), report.html, metrics.prom (OpenMetrics) and
+//! the files `report::files::write_all` writes: produced, well formed,
+//! deterministic, and plotting exactly the values of the time series.
+
+use poolsim::report::charts::{self, ChartSpec, Run, XAxis};
+use poolsim::report::{files, html, prom};
+use poolsim::run::RunOutput;
+use poolsim::scenario::{self, Scenario};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Two pools of one service, bursts that drain the small reservoirs (empty
+/// events, failures, waits), short lifetimes (expiry discards), a tight global
+/// limit and failing IAM tokens (refill failures). Three simulated minutes.
+const STRESSED: &str = r#"
+name: "reports test"
+description: "bursts on small reservoirs <with> \"odd\" & characters"
+seed: 7
+duration: 3m
+sample_every: 1s
+global_rate_limit: 30
+global_rate_limit_burst: 5
+token_failure_rate: 0.05
+workload:
+  type: burst
+  baseline_rate: 20
+  burst_rate: 150
+  burst_duration: 15s
+  burst_interval: 1m
+  hold_duration: 100ms
+pools:
+  - name: history-1
+    target_size: 10
+    reservoir:
+      enabled: true
+      target_ready: 10
+      base_lifetime: 40s
+      jitter: 10s
+      guard_window: 5s
+  - name: history-2
+    target_size: 10
+    reservoir:
+      enabled: true
+      target_ready: 10
+      base_lifetime: 40s
+      jitter: 10s
+      guard_window: 5s
+assertions:
+  - type: reservoir_empty_events
+    max: 5
+  - type: max_connects_per_sec
+    max: 100
+"#;
+
+fn scenario(yaml: &str) -> Scenario {
+    match scenario::parse(yaml, "<test>", "t") {
+        Ok(s) => s,
+        Err(e) => panic!("invalid test scenario:\n{e}"),
+    }
+}
+
+fn run(sc: &Scenario) -> RunOutput {
+    poolsim::run::run(sc).expect("run completes")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("poolsim-reports-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn read_str(p: &Path) -> String {
+    String::from_utf8(read(p)).expect("UTF-8")
+}
+
+/// Files in `dir` with extension `ext`, sorted.
+fn files_with(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().and_then(|x| x.to_str()) == Some(ext))
+        .collect();
+    v.sort();
+    v
+}
+
+/// timeseries.csv as rows of column name -> value.
+struct Csv {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Csv {
+    fn parse(text: &str) -> Csv {
+        let mut lines = text.lines();
+        let header = lines.next().unwrap().split(',').map(String::from).collect();
+        let rows = lines
+            .map(|l| l.split(',').map(String::from).collect())
+            .collect();
+        Csv { header, rows }
+    }
+    fn col(&self, name: &str) -> usize {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    }
+    /// (t_s, column) of one service.
+    fn series(&self, service: &str, name: &str) -> Vec<(f64, f64)> {
+        let (t, s, c) = (self.col("t_s"), self.col("service"), self.col(name));
+        self.rows
+            .iter()
+            .filter(|r| r[s] == service)
+            .map(|r| (r[t].parse().unwrap(), r[c].parse().unwrap()))
+            .collect()
+    }
+    /// Per-window rate of a cumulative column, summed over `services`.
+    fn rate(&self, services: &[&str], name: &str) -> Vec<(f64, f64)> {
+        let per: Vec<Vec<(f64, f64)>> = services.iter().map(|s| self.series(s, name)).collect();
+        let sum: Vec<(f64, f64)> = (0..per[0].len())
+            .map(|k| (per[0][k].0, per.iter().map(|p| p[k].1).sum()))
+            .collect();
+        sum.windows(2)
+            .map(|w| (w[1].0, (w[1].1 - w[0].1) / (w[1].0 - w[0].0)))
+            .collect()
+    }
+}
+
+fn assert_close(a: &[(f64, f64)], b: &[(f64, f64)], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths differ");
+    for (k, (p, q)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (p.0 - q.0).abs() < 1e-9 && (p.1 - q.1).abs() < 1e-9,
+            "{what}: point {k} is {p:?} in the chart but {q:?} in the time series"
+        );
+    }
+}
+
+fn chart<'a>(specs: &'a [ChartSpec], stem: &str) -> &'a ChartSpec {
+    specs
+        .iter()
+        .find(|s| s.stem == stem)
+        .unwrap_or_else(|| panic!("no chart {stem}"))
+}
+
+#[test]
+fn write_all_produces_well_formed_files() {
+    let sc = scenario(STRESSED);
+    let o = run(&sc);
+    let out = tmp("files");
+    files::write_all(&out, &sc, &o).unwrap();
+    for f in [
+        "summary.json",
+        "timeseries.csv",
+        "metrics.prom",
+        "report.html",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let charts_dir = out.join("charts");
+    let pngs = files_with(&charts_dir, "png");
+    let svgs = files_with(&charts_dir, "svg");
+    // 2 pools + checkout rate, discards, refill failures, connects, cluster, latency.
+    assert_eq!(pngs.len(), 8, "{pngs:?}");
+    assert_eq!(svgs.len(), pngs.len());
+
+    for p in &pngs {
+        let decoder = png::Decoder::new(std::fs::File::open(p).unwrap());
+        let mut reader = decoder
+            .read_info()
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!(info.width, charts::WIDTH, "{}", p.display());
+        assert!(info.height >= charts::PLOT_HEIGHT, "{}", p.display());
+        // Not blank: the picture has many colours (text, lines, areas).
+        let px = &buf[..info.buffer_size()];
+        let distinct: std::collections::BTreeSet<&[u8]> = px.chunks(3).collect();
+        assert!(distinct.len() > 20, "{} looks blank", p.display());
+    }
+    for s in &svgs {
+        let text = read_str(s);
+        let doc =
+            roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", s.display()));
+        assert_eq!(doc.root_element().tag_name().name(), "svg");
+        assert!(text.contains("<text"), "{} has no text", s.display());
+    }
+
+    // The page: self-contained, every chart inline, verdicts and the table.
+    let page = read_str(&out.join("report.html"));
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    for p in &pngs {
+        let stem = p.file_stem().unwrap().to_str().unwrap();
+        assert!(
+            page.contains(&format!("id=\"{}\"", html::chart_id(stem))),
+            "report.html lacks chart {stem}"
+        );
+    }
+    assert_eq!(page.matches("<svg").count(), pngs.len());
+    assert_eq!(page.matches("<figcaption>").count(), pngs.len());
+    for bad in [
+        "<script src",
+        "<link",
+        "<img src=\"http",
+        "url(http",
+        "@import",
+    ] {
+        assert!(
+            !page.contains(bad),
+            "report.html references something external: {bad}"
+        );
+    }
+    let without_ns = page.replace("http://www.w3.org/2000/svg", "");
+    assert!(!without_ns.contains("http://") && !without_ns.contains("https://"));
+    assert!(page.contains("reports test"));
+    assert!(page.contains("&lt;with&gt; &quot;odd&quot; &amp; characters"));
+    assert!(page.contains("reservoir_empty_events"));
+    assert!(page.contains(">FAIL<") || page.contains(">PASS<"));
+    assert!(page.contains("history-1") && page.contains("history-2"));
+    let failed = o.summary.assertions.iter().filter(|a| !a.passed).count();
+    if failed > 0 {
+        assert!(page.contains("verdict fail"));
+    }
+    // The HTML parses as XML once its doctype is dropped (well nested).
+    let body = page.trim_start_matches("<!DOCTYPE html>\n");
+    roxmltree::Document::parse(body).expect("report.html is well nested");
+
+    // A second write replaces the charts (no stale files).
+    std::fs::write(charts_dir.join("stale.svg"), "<svg/>").unwrap();
+    files::write_all(&out, &sc, &o).unwrap();
+    assert!(!charts_dir.join("stale.svg").exists());
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// One sample line of OpenMetrics text.
+struct Sample {
+    name: String,
+    labels: Vec<(String, String)>,
+    value: f64,
+    ts: f64,
+}
+
+fn parse_labels(s: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let eq = rest.find("=\"").expect("label has =\"");
+        let key = rest[..eq].to_string();
+        assert!(
+            key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "bad label name {key}"
+        );
+        let mut val = String::new();
+        let mut chars = rest[eq + 2..].char_indices();
+        let end;
+        loop {
+            let (i, c) = chars.next().expect("unterminated label value");
+            match c {
+                '\\' => {
+                    let (_, e) = chars.next().expect("escape");
+                    assert!(matches!(e, '\\' | '"' | 'n'), "bad escape \\{e}");
+                    val.push(e);
+                }
+                '"' => {
+                    end = eq + 2 + i + 1;
+                    break;
+                }
+                '\n' => panic!("newline in label value"),
+                c => val.push(c),
+            }
+        }
+        out.push((key, val));
+        rest = &rest[end..];
+        rest = rest.strip_prefix(',').unwrap_or(rest);
+    }
+    out
+}
+
+fn parse_sample(line: &str) -> Sample {
+    let (name, rest) = match line.find('{') {
+        Some(i) => {
+            let close = line.rfind('}').expect("closing brace");
+            (
+                line[..i].to_string(),
+                (&line[i + 1..close], line[close + 1..].trim_start()),
+            )
+        }
+        None => {
+            let sp = line.find(' ').expect("value");
+            (line[..sp].to_string(), ("", line[sp + 1..].trim_start()))
+        }
+    };
+    let (labels, tail) = rest;
+    let parts: Vec<&str> = tail.split(' ').collect();
+    assert_eq!(parts.len(), 2, "sample without value and timestamp: {line}");
+    Sample {
+        name,
+        labels: parse_labels(labels),
+        value: parts[0]
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value in {line}")),
+        ts: parts[1]
+            .parse()
+            .unwrap_or_else(|_| panic!("bad timestamp in {line}")),
+    }
+}
+
+/// Check the OpenMetrics text format rules the exporter must keep; returns
+/// the samples by (name, labels).
+fn check_openmetrics(text: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
+    assert!(text.ends_with("# EOF\n"), "must end with # EOF");
+    let body = &text[..text.len() - "# EOF\n".len()];
+    assert!(!body.contains("# EOF"), "# EOF only once, last");
+    let mut families: BTreeMap<String, String> = BTreeMap::new();
+    let mut current: Option<(String, String)> = None;
+    let mut seen_samples_in_family = false;
+    let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut last_series = String::new();
+    for line in body.lines() {
+        assert!(!line.is_empty(), "no blank lines");
+        if let Some(rest) = line.strip_prefix("# ") {
+            let mut it = rest.splitn(3, ' ');
+            let (kw, fam, arg) = (
+                it.next().unwrap(),
+                it.next().unwrap(),
+                it.next().unwrap_or(""),
+            );
+            match kw {
+                "TYPE" => {
+                    assert!(
+                        families.insert(fam.to_string(), arg.to_string()).is_none(),
+                        "family {fam} is not contiguous (TYPE twice)"
+                    );
+                    assert!(
+                        matches!(arg, "counter" | "gauge" | "histogram"),
+                        "unexpected type {arg}"
+                    );
+                    if arg == "counter" {
+                        assert!(
+                            !fam.ends_with("_total"),
+                            "counter family {fam} must not end in _total"
+                        );
+                    }
+                    current = Some((fam.to_string(), arg.to_string()));
+                    seen_samples_in_family = false;
+                }
+                "HELP" | "UNIT" => {
+                    let cur = current.as_ref().expect("HELP/UNIT after TYPE");
+                    assert_eq!(cur.0, fam, "{kw} for another family");
+                    assert!(!seen_samples_in_family, "{kw} after samples of {fam}");
+                    if kw == "UNIT" {
+                        assert!(
+                            fam.ends_with(&format!("_{arg}")),
+                            "unit {arg} must suffix {fam}"
+                        );
+                    }
+                }
+                other => panic!("unknown descriptor {other}"),
+            }
+            continue;
+        }
+        let s = parse_sample(line);
+        let (fam, kind) = current.as_ref().expect("a sample before any # TYPE");
+        let ok = match kind.as_str() {
+            "counter" => s.name == format!("{fam}_total"),
+            "gauge" => s.name == *fam,
+            "histogram" => ["_bucket", "_count", "_sum"]
+                .iter()
+                .any(|suf| s.name == format!("{fam}{suf}")),
+            _ => false,
+        };
+        assert!(ok, "sample {} outside its family {fam} ({kind})", s.name);
+        seen_samples_in_family = true;
+        let key = format!(
+            "{}{{{}}}",
+            s.name,
+            s.labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        if key != last_series {
+            assert!(!series.contains_key(&key), "series {key} is not contiguous");
+            last_series = key.clone();
+        }
+        let pts = series.entry(key.clone()).or_default();
+        if let Some(&(t, v)) = pts.last() {
+            assert!(s.ts > t, "timestamps of {key} must increase");
+            if kind == "counter" {
+                assert!(s.value >= v, "counter {key} decreased");
+            }
+        }
+        assert!(s.ts > 1.0e9, "timestamps are seconds since the epoch");
+        pts.push((s.ts, s.value));
+    }
+    series
+}
+
+#[test]
+fn openmetrics_follows_the_format_and_matches_the_time_series() {
+    let sc = scenario(STRESSED);
+    let o = run(&sc);
+    let text = prom::openmetrics(&o.observations, sc.start_unix_ns);
+    let series = check_openmetrics(&text);
+    let csv = Csv::parse(&poolsim::report::csv::timeseries_csv(
+        &o.observations,
+        sc.start_unix_ns,
+    ));
+    let start = sc.start_unix_ns as f64 / 1e9;
+
+    for fam in [
+        "# TYPE dsql_reservoir_size gauge",
+        "# TYPE dsql_reservoir_target gauge",
+        "# TYPE dsql_reservoir_checkouts counter",
+        "# TYPE dsql_reservoir_empty counter",
+        "# TYPE dsql_reservoir_discards counter",
+        "# TYPE dsql_reservoir_refills counter",
+        "# TYPE dsql_reservoir_refill_failures counter",
+        "# TYPE dsql_reservoir_checkout_latency_milliseconds histogram",
+        "# UNIT dsql_reservoir_checkout_latency_milliseconds milliseconds",
+    ] {
+        assert!(text.contains(fam), "missing {fam}");
+    }
+    let check = |metric: &str, column: &str, service: &str| {
+        let got = &series[&format!("{metric}{{service={service}}}")];
+        let want: Vec<(f64, f64)> = csv
+            .series(service, column)
+            .into_iter()
+            .map(|(t, v)| (start + t, v))
+            .collect();
+        assert_close(got, &want, metric);
+    };
+    for svc in ["history-1", "history-2"] {
+        check("dsql_reservoir_size", "size", svc);
+        check("dsql_reservoir_target", "target", svc);
+        check("dsql_reservoir_checkouts_total", "checkouts", svc);
+        check("dsql_reservoir_empty_total", "empty_events", svc);
+        check("dsql_reservoir_refills_total", "refills", svc);
+        for d in poolsim::model::reservoir::Discard::ALL {
+            let got = &series[&format!(
+                "dsql_reservoir_discards_total{{service={svc},reason={}}}",
+                d.name()
+            )];
+            let want: Vec<(f64, f64)> = csv
+                .series(svc, &format!("discard_{}", d.name()))
+                .into_iter()
+                .map(|(t, v)| (start + t, v))
+                .collect();
+            assert_close(got, &want, d.name());
+        }
+        // The final-state histogram: +Inf bucket = count = all Open() calls.
+        let p = o.observations.pools.iter().find(|p| p.name == svc).unwrap();
+        let inf = &series[&format!(
+            "dsql_reservoir_checkout_latency_milliseconds_bucket{{service={svc},le=+Inf}}"
+        )];
+        assert_eq!(inf.len(), 1);
+        assert_eq!(inf[0].1, p.checkout_latency.len() as f64);
+        let mut prev = 0.0;
+        for le in prom::LATENCY_BUCKETS_MS {
+            let b = series[&format!(
+                "dsql_reservoir_checkout_latency_milliseconds_bucket{{service={svc},le={le}}}"
+            )][0]
+                .1;
+            assert!(b >= prev, "buckets are cumulative");
+            prev = b;
+        }
+    }
+    // The run had failures of every interesting kind, so the test means something.
+    let total = |f: fn(&poolsim::model::world::PoolCounters) -> u64| -> u64 {
+        o.observations.pools.iter().map(|p| f(&p.counters)).sum()
+    };
+    assert!(total(|c| c.reservoir.empty_events) > 0);
+    assert!(total(|c| c.refiller.failures.iter().sum()) > 0);
+    assert!(total(|c| c.reservoir.discards.iter().sum()) > 0);
+}
+
+#[test]
+fn openmetrics_escapes_and_formats_timestamps() {
+    assert_eq!(prom::escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    assert_eq!(prom::fmt_timestamp(1_767_225_600_000_000_000), "1767225600");
+    assert_eq!(
+        prom::fmt_timestamp(1_767_225_600_500_000_000),
+        "1767225600.5"
+    );
+    assert_eq!(
+        prom::fmt_timestamp(1_767_225_600_000_000_001),
+        "1767225600.000000001"
+    );
+}
+
+#[test]
+fn same_seed_same_bytes() {
+    let a = tmp("det-a");
+    let b = tmp("det-b");
+    for d in [&a, &b] {
+        let sc = scenario(STRESSED);
+        let o = run(&sc);
+        files::write_all(d, &sc, &o).unwrap();
+    }
+    let mut compared = 0;
+    for f in [
+        "timeseries.csv",
+        "metrics.prom",
+        "summary.json",
+        "report.html",
+    ] {
+        assert!(
+            read(&a.join(f)) == read(&b.join(f)),
+            "{f} differs between two runs"
+        );
+        compared += 1;
+    }
+    for ext in ["svg", "png"] {
+        for p in files_with(&a.join("charts"), ext) {
+            let q = b.join("charts").join(p.file_name().unwrap());
+            assert!(
+                read(&p) == read(&q),
+                "{} differs between two runs",
+                p.display()
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 4 + 16);
+    let _ = std::fs::remove_dir_all(&a);
+    let _ = std::fs::remove_dir_all(&b);
+}
+
+#[test]
+fn charts_plot_the_time_series() {
+    let sc = scenario(STRESSED);
+    let o = run(&sc);
+    let obs = &o.observations;
+    let csv = Csv::parse(&poolsim::report::csv::timeseries_csv(obs, sc.start_unix_ns));
+    let runs: [Run; 1] = [("run", obs)];
+    let specs = charts::run_charts(
+        &runs,
+        &charts::reservoir_gauges(),
+        &charts::connect_limits(&sc.world),
+    );
+
+    // Pool state: one chart per pool (2 pools fit as lines).
+    for (i, svc) in ["history-1", "history-2"].iter().enumerate() {
+        let c = chart(&specs, &format!("pool-{:02}-{svc}", i + 1));
+        assert_eq!(c.x_axis, XAxis::Time);
+        assert!(c.bands.is_empty());
+        assert_close(
+            &c.series("ready (reservoir size)").unwrap().points,
+            &csv.series(svc, "size"),
+            "ready",
+        );
+        assert_close(
+            &c.series("target").unwrap().points,
+            &csv.series(svc, "target"),
+            "target",
+        );
+        assert_close(
+            &c.series("in use").unwrap().points,
+            &csv.series(svc, "in_use"),
+            "in use",
+        );
+    }
+
+    // Checkout rate: per pool, deltas of the cumulative counter per window.
+    let c = chart(&specs, "checkout-rate");
+    for svc in ["history-1", "history-2"] {
+        assert_close(
+            &c.series(svc).unwrap().points,
+            &csv.rate(&[svc], "requests"),
+            svc,
+        );
+    }
+    let mean_of_pools = |col: &str| -> Vec<(f64, f64)> {
+        csv.rate(&["history-1", "history-2"], col)
+            .into_iter()
+            .filter(|p| p.1 != 0.0)
+            .map(|(t, v)| (t, v / 2.0))
+            .collect()
+    };
+    let empties = &c.series("empty events/s (mean per pool)").unwrap().points;
+    assert!(
+        !empties.is_empty(),
+        "the stressed run has empty events to mark"
+    );
+    assert_close(empties, &mean_of_pools("empty_events"), "empty events");
+    assert_close(
+        &c.series("failed requests/s (mean per pool)")
+            .unwrap()
+            .points,
+        &mean_of_pools("failures"),
+        "failures",
+    );
+
+    // Discards: stacked by reason (only reasons that happened) + refills.
+    let c = chart(&specs, "discards-refills");
+    assert!(!c.stacked.is_empty());
+    for layer in &c.stacked {
+        let reason = layer.name.strip_prefix("discarded: ").unwrap();
+        assert_close(
+            &layer.points,
+            &csv.rate(&["history-1", "history-2"], &format!("discard_{reason}")),
+            reason,
+        );
+    }
+    assert_close(
+        &c.series("refills/s (connections created)").unwrap().points,
+        &csv.rate(&["history-1", "history-2"], "refills"),
+        "refills",
+    );
+
+    // Refill failures by reason.
+    let c = chart(&specs, "refill-failures");
+    assert!(c.note.is_none());
+    assert!(c.series("failed: token_provider").is_some());
+    for layer in &c.stacked {
+        let reason = layer.name.strip_prefix("failed: ").unwrap();
+        assert_close(
+            &layer.points,
+            &csv.rate(
+                &["history-1", "history-2"],
+                &format!("refill_failure_{reason}"),
+            ),
+            reason,
+        );
+    }
+
+    // Connects per second: the cluster's per-second counts, the limits as lines.
+    let c = chart(&specs, "connects-per-second");
+    let want: Vec<(f64, f64)> = obs
+        .connects_per_second
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| ((i + 1) as f64, n as f64))
+        .collect();
+    assert_close(&c.lines[0].points, &want, "connects");
+    let limits: Vec<f64> = c.hlines.iter().map(|h| h.y).collect();
+    assert_eq!(limits, vec![100.0, 30.0]);
+
+    // Cluster connections: the cluster_connections column (same for every service).
+    let c = chart(&specs, "cluster-connections");
+    assert_close(
+        &c.lines[0].points,
+        &csv.series("history-1", "cluster_connections"),
+        "cluster",
+    );
+
+    // Latency distribution: non-decreasing, ends at the maximum.
+    let c = chart(&specs, "checkout-latency-distribution");
+    assert_eq!(c.x_axis, XAxis::Nines);
+    for (s, p) in c.lines.iter().zip(&obs.pools) {
+        assert!(s
+            .points
+            .windows(2)
+            .all(|w| w[1].1 >= w[0].1 && w[1].0 > w[0].0));
+        assert_eq!(
+            s.points.last().unwrap().1,
+            p.checkout_latency.max() as f64 / 1e6
+        );
+        assert_eq!(
+            s.points[0].1,
+            p.checkout_latency.value_at_quantile(0.0) as f64 / 1e6
+        );
+    }
+}
+
+fn many_pools_yaml(services: &[(&str, usize)], duration: &str) -> String {
+    let mut y = format!(
+        "name: many\nduration: {duration}\nworkload:\n  type: constant\n  checkout_rate: 2\n  hold_duration: 50ms\npools:\n"
+    );
+    for (svc, n) in services {
+        for i in 1..=*n {
+            y.push_str(&format!(
+                "  - name: {svc}-{i}\n    target_size: 5\n    reservoir:\n      enabled: true\n      target_ready: 5\n"
+            ));
+        }
+    }
+    y
+}
+
+#[test]
+fn pools_are_grouped_beyond_eight_lines() {
+    assert_eq!(charts::service_of("history-12"), "history");
+    assert_eq!(charts::service_of("history"), "history");
+    assert_eq!(charts::service_of("a-b-3"), "a-b");
+    assert_eq!(charts::service_of("-3"), "-3");
+    assert_eq!(charts::service_of("x-"), "x-");
+    let names: Vec<String> = (1..=8).map(|i| format!("p{i}")).collect();
+    assert_eq!(charts::pool_groups(&names, 8).len(), 8);
+    let names: Vec<String> = (1..=9).map(|i| format!("p{i}")).collect();
+    let g = charts::pool_groups(&names, 8);
+    assert_eq!(g.len(), 1);
+    assert_eq!(g[0].name, "all pools");
+    assert_eq!(g[0].pools.len(), 9);
+
+    // 20 pools of 4 services, 30 simulated minutes at 1 s samples.
+    let sc = scenario(&many_pools_yaml(
+        &[
+            ("history", 8),
+            ("matching", 6),
+            ("frontend", 4),
+            ("worker", 2),
+        ],
+        "30m",
+    ));
+    let o = run(&sc);
+    let runs: [Run; 1] = [("run", &o.observations)];
+    let specs = charts::run_charts(
+        &runs,
+        &charts::reservoir_gauges(),
+        &charts::connect_limits(&sc.world),
+    );
+    let state: Vec<&ChartSpec> = specs
+        .iter()
+        .filter(|s| s.stem.starts_with("pool-"))
+        .collect();
+    let stems: Vec<&str> = state.iter().map(|s| s.stem.as_str()).collect();
+    assert_eq!(
+        stems,
+        [
+            "pool-01-history",
+            "pool-02-matching",
+            "pool-03-frontend",
+            "pool-04-worker"
+        ]
+    );
+    for s in &specs {
+        assert!(
+            s.lines.len() + s.bands.len() <= 2 * charts::MAX_LINES + 3,
+            "{} is a tangle",
+            s.stem
+        );
+    }
+    // history: ready is a band of 8 pools around its median; target one line.
+    let h = state[0];
+    let band = h
+        .bands
+        .iter()
+        .find(|b| b.name.starts_with("ready"))
+        .unwrap();
+    let per: Vec<Vec<(f64, f64)>> = (0..8)
+        .map(|p| charts::gauge_series(&o.observations, p, |r| r.ready as f64))
+        .collect();
+    let (lo, med, hi) = charts::band_of(&per);
+    assert_eq!(band.lower, lo);
+    assert_eq!(band.upper, hi);
+    assert_eq!(
+        h.series("ready (reservoir size): median").unwrap().points,
+        med
+    );
+    assert!(h.series("target (all 8 pools)").is_some());
+    assert!(lo.iter().zip(&hi).all(|(a, b)| a.1 <= b.1));
+
+    // Rendering all charts of 20 pools x 1,800 samples stays fast.
+    let t = std::time::Instant::now();
+    let files = charts::render_all(&specs).unwrap();
+    let took = t.elapsed();
+    assert_eq!(files.len(), specs.len());
+    if !cfg!(debug_assertions) {
+        assert!(took.as_secs_f64() < 5.0, "charts of 20 pools took {took:?}");
+    }
+}
+
+#[test]
+fn runs_can_be_compared_on_one_axis() {
+    let sc = scenario(STRESSED);
+    let a = run(&sc);
+    let b = run(&sc.clone().with_seed(8));
+    let runs: [Run; 2] = [("seed 7", &a.observations), ("seed 8", &b.observations)];
+    let specs = charts::run_charts(
+        &runs,
+        &charts::reservoir_gauges(),
+        &charts::connect_limits(&sc.world),
+    );
+    let c = chart(&specs, "connects-per-second");
+    assert_eq!(c.lines.len(), 2);
+    assert!(c.lines[0].name.starts_with("seed 7: ") && c.lines[1].name.starts_with("seed 8: "));
+    assert_eq!(c.lines[1].points, charts::connects_series(&b.observations));
+    let c = chart(&specs, "pool-01-history-1");
+    assert!(c.series("seed 7: ready (reservoir size)").is_some());
+    assert!(c.series("seed 8: ready (reservoir size)").is_some());
+    let files = charts::render_all(&specs).unwrap();
+    let page = html::render_html(
+        "compare",
+        &[("seed 7", &a.summary), ("seed 8", &b.summary)],
+        &files,
+    );
+    assert!(page.contains("<th class=\"l\">run</th>"));
+    assert!(page.contains(">seed 8<"));
+    for f in &files {
+        roxmltree::Document::parse(&f.svg).unwrap();
+    }
+}
+
+#[test]
+fn latency_over_time_takes_window_percentiles() {
+    let pts: Vec<(f64, f64, f64)> = (1..=60)
+        .map(|t| (t as f64, 0.0, if t % 20 == 0 { 100.0 } else { 0.5 }))
+        .collect();
+    let spec = charts::latency_over_time_chart(&[("run", &pts)]);
+    assert_eq!(spec.series("p50").unwrap().points.len(), 60);
+    assert_eq!(spec.series("p99").unwrap().points[19], (20.0, 100.0));
+    let f = charts::render(&spec).unwrap();
+    roxmltree::Document::parse(&f.svg).unwrap();
+    assert!(f.png.starts_with(&[0x89, b'P', b'N', b'G']));
+}
+
+#[test]
+fn charts_without_data_still_render() {
+    // No workload: no requests, no latency, nothing to stack.
+    let sc = scenario(
+        "name: idle\nduration: 20s\npools:\n  - name: idle\n    target_size: 3\n    reservoir:\n      enabled: true\n",
+    );
+    let o = run(&sc);
+    let runs: [Run; 1] = [("run", &o.observations)];
+    let specs = charts::run_charts(
+        &runs,
+        &charts::reservoir_gauges(),
+        &charts::connect_limits(&sc.world),
+    );
+    let lat = chart(&specs, "checkout-latency-distribution");
+    assert_eq!(lat.note.as_deref(), Some("no checkouts in this run"));
+    let fails = chart(&specs, "refill-failures");
+    assert!(fails.note.is_some());
+    for f in charts::render_all(&specs).unwrap() {
+        roxmltree::Document::parse(&f.svg).unwrap();
+    }
+}
