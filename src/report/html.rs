@@ -28,16 +28,9 @@ pub fn escape(s: &str) -> String {
     o
 }
 
-/// A number for people: integers without decimals, others with up to 4.
+/// A number for people, formatted as in the printed summary.
 fn num(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{}", x as i64)
-    } else if x.abs() >= 100.0 {
-        format!("{x:.1}")
-    } else {
-        let s = format!("{x:.4}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
+    super::text::fmt_num(x)
 }
 
 fn pct(r: Option<f64>) -> String {

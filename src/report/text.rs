@@ -5,7 +5,9 @@ use crate::engine::time::format_duration;
 use crate::report::Summary;
 use std::fmt::Write;
 
-fn fmt_num(x: f64) -> String {
+/// A number for people: integers without decimals, others with up to 4
+/// (1 from 100 up). Shared by the printed summary and report.html.
+pub(crate) fn fmt_num(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
         format!("{}", x as i64)
     } else if x.abs() >= 100.0 {
