@@ -145,7 +145,7 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
                 },
             }
         }
-        Check::CheckoutLatency { percentile, max } => {
+        Check::CheckoutLatency { percentile, max } | Check::WaitTime { percentile, max } => {
             let h = metrics::merged_latency(obs, d.pool);
             // hdrhistogram percentiles are exact to 3 significant digits and
             // rounded up to their bucket; never report more than the exact max.
@@ -161,8 +161,57 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
                 unit: "ms",
                 passed: observed.is_some_and(|o| o <= metrics::ns_to_ms(max)),
                 detail: match observed {
-                    Some(_) => format!("p{percentile} of {} checkouts ({scope})", h.len()),
-                    None => format!("no checkouts ({scope}): nothing to measure"),
+                    Some(_) => format!("p{percentile} of {} requests' waits ({scope})", h.len()),
+                    None => format!("no requests ({scope}): nothing to measure"),
+                },
+            }
+        }
+        Check::RequestFailures { max } => at_most(
+            total.failures as f64,
+            max as f64,
+            "requests",
+            format!(
+                "{} of {} requests got no connection ({scope}): {}",
+                total.failures,
+                total.requests,
+                metrics::failures_text(&total)
+            ),
+        ),
+        Check::MaxPhysicalConnections { max } => {
+            let (peak, what) = match d.pool {
+                Some(i) => (
+                    obs.pools[i].peak_open,
+                    format!("pool {} held", obs.pools[i].name),
+                ),
+                None => (obs.peak_connections, "the cluster had".to_string()),
+            };
+            at_most(
+                peak as f64,
+                max as f64,
+                "connections",
+                format!("at most {peak} physical connections open at once ({what} them)"),
+            )
+        }
+        Check::PoolAtSize { min_fraction } => {
+            let low = metrics::lowest_fill(obs, d.pool);
+            AssertionResult {
+                type_name: d.type_name,
+                pool: pool.clone(),
+                observed: low.map(|l| round6(l.fraction)),
+                threshold: min_fraction,
+                comparison: ">=",
+                unit: "fraction of target_size",
+                passed: low.is_some_and(|l| l.fraction >= min_fraction),
+                detail: match low {
+                    Some(l) => format!(
+                        "lowest: {} of {} connections open in pool {} at t={}s (samples once serving{})",
+                        l.open,
+                        l.target,
+                        obs.pools[l.pool].name,
+                        seconds(l.t),
+                        if obs.measure_after > 0 { " and after measure_after" } else { "" }
+                    ),
+                    None => format!("no sample once serving ({scope}): nothing to measure"),
                 },
             }
         }

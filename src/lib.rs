@@ -6,18 +6,24 @@
 //! Layers, each depending only on those above it in this list:
 //!
 //! - [`engine`]: virtual time (integer nanoseconds), the event queue, seeded RNG streams;
-//! - [`model`]: one file per real component (reservoir, refiller, driver, limiters,
-//!   lease table, DSQL cluster, workload) and the world that wires them;
+//! - [`model`]: one file per real component (reservoir, refiller, database/sql
+//!   pool, warmup, keeper, driver, limiters, lease table, DSQL cluster,
+//!   workload) and the world that wires them;
 //! - [`scenario`]: the YAML schema, defaults, validation, building the world;
 //! - [`metrics`], [`assertions`], [`report`]: what a run means and how it is written;
-//! - [`run`]: one scenario from configuration to verdict, for the CLI and tests.
+//! - [`run`]: one scenario from configuration to verdict, for the CLI and tests;
+//!   [`compare`]: one scenario in each mode (reservoir direct, reservoir under
+//!   database/sql, plain pool) on identical requests;
+//! - [`theory`]: queueing formulas (Erlang C) the plain pool is validated against.
 //!
 //! Same scenario + same seed = byte-identical outputs.
 
 pub mod assertions;
+pub mod compare;
 pub mod engine;
 pub mod metrics;
 pub mod model;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod theory;

@@ -4,9 +4,11 @@
 //! printed summary. Latencies are reported in milliseconds from an
 //! hdrhistogram with nanosecond resolution (3 significant digits).
 
+use crate::engine::Time;
 use crate::model::refiller::RefillFailure;
 use crate::model::reservoir::Discard;
-use crate::model::world::{Observations, PoolCounters, PoolOutcome};
+use crate::model::sql_pool::CloseCause;
+use crate::model::world::{FailCause, Observations, PoolCounters, PoolOutcome};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -59,6 +61,10 @@ pub fn round6(x: f64) -> f64 {
 pub struct PoolSummary {
     /// Pool name.
     pub name: String,
+    /// How requests get connections: `direct`, `database_sql` or `pool`.
+    pub stack: &'static str,
+    /// target_size (MaxOpen).
+    pub target_size: u32,
     /// Requests served (after the pool took traffic).
     pub requests: u64,
     /// Immediate hits.
@@ -71,6 +77,28 @@ pub struct PoolSummary {
     pub empty_events: u64,
     /// Requests that got no connection.
     pub failures: u64,
+    /// Failed requests by cause (`deadline`, `no_connection`, `open_failed`, `bad_conn`).
+    pub failures_by_cause: BTreeMap<&'static str, u64>,
+    /// Requests that waited at all (served or not).
+    pub waited: u64,
+    /// Wait of every request until it had a connection or gave up.
+    pub wait_ms: LatencyMs,
+    /// Latency of served requests: wait + hold.
+    pub request_latency_ms: LatencyMs,
+    /// Physical connections this pool created.
+    pub opens: u64,
+    /// database/sql closes by cause (`lifetime`, `idle_time`, `max_idle`, `bad`).
+    pub closes: BTreeMap<&'static str, u64>,
+    /// Connections the server closed at its age limit (60 min).
+    pub server_closed: u64,
+    /// Uses of a connection the server had closed (bad connections).
+    pub bad_conns: u64,
+    /// Fewest physical connections at a sample once serving (and after measure_after).
+    pub open_min: Option<u32>,
+    /// Most physical connections at a sample once serving (and after measure_after).
+    pub open_max: Option<u32>,
+    /// Most physical connections at once over the whole run (exact).
+    pub open_peak: u32,
     /// Requests refused before the pool took traffic.
     pub rejected_before_ready: u64,
     /// Successful checkouts.
@@ -85,7 +113,8 @@ pub struct PoolSummary {
     pub refill_failures: BTreeMap<&'static str, u64>,
     /// Opens that waited on the rate limiter.
     pub limiter_waits: u64,
-    /// Checkout latency (every Open(): 0 for an immediate hit, the wait otherwise).
+    /// Checkout latency: the same distribution as `wait_ms` (kept under
+    /// its first name for existing readers).
     pub checkout_latency_ms: LatencyMs,
     /// target_ready.
     pub target_ready: u32,
@@ -119,17 +148,39 @@ pub fn hit_ratio(c: &PoolCounters) -> Option<f64> {
 }
 
 impl PoolSummary {
-    /// Summarise one pool.
-    pub fn new(p: &PoolOutcome) -> Self {
+    /// Summarise pool `i` of a run.
+    pub fn new(obs: &Observations, i: usize) -> Self {
+        let p: &PoolOutcome = &obs.pools[i];
         let c = &p.counters;
+        let wait = LatencyMs::from_histogram(&p.checkout_latency, p.checkout_latency_max_ns);
+        let (open_min, open_max) = match open_range(obs, i) {
+            Some((lo, hi)) => (Some(lo), Some(hi)),
+            None => (None, None),
+        };
         PoolSummary {
             name: p.name.clone(),
+            stack: p.stack.name(),
+            target_size: p.target_size,
             requests: c.requests,
             hits: c.hits,
             hits_after_wait: c.hits_after_wait,
             hit_ratio: hit_ratio(c),
             empty_events: c.reservoir.empty_events,
             failures: c.failures,
+            failures_by_cause: failures_by_cause(c),
+            waited: c.waited,
+            wait_ms: wait.clone(),
+            request_latency_ms: LatencyMs::from_histogram(
+                &p.request_latency,
+                p.request_latency_max_ns,
+            ),
+            opens: c.created,
+            closes: closes_by_cause(c),
+            server_closed: c.server_closed,
+            bad_conns: c.bad_conns,
+            open_min,
+            open_max,
+            open_peak: p.peak_open,
             rejected_before_ready: c.rejected_before_ready,
             checkouts: c.reservoir.checkouts,
             connects: c.driver.connects,
@@ -137,10 +188,7 @@ impl PoolSummary {
             discards: discards_by_reason(c),
             refill_failures: refill_failures_by_reason(c),
             limiter_waits: c.driver.limiter_waits,
-            checkout_latency_ms: LatencyMs::from_histogram(
-                &p.checkout_latency,
-                p.checkout_latency_max_ns,
-            ),
+            checkout_latency_ms: wait,
             target_ready: p.target,
             low_watermark: p.low_watermark,
             serving_since_s: p.serving_since.map(|t| t as f64 / 1e9),
@@ -168,6 +216,15 @@ pub fn total(obs: &Observations, only: Option<usize>) -> PoolCounters {
         t.failures += c.failures;
         t.rejected_before_ready += c.rejected_before_ready;
         t.completed += c.completed;
+        t.waited += c.waited;
+        t.created += c.created;
+        t.server_closed += c.server_closed;
+        t.bad_conns += c.bad_conns;
+        add(&mut t.failed, &c.failed);
+        add(&mut t.open_failures, &c.open_failures);
+        add(&mut t.sql.closes, &c.sql.closes);
+        t.sql.opens += c.sql.opens;
+        t.sql.waits += c.sql.waits;
         t.reservoir.checkouts += c.reservoir.checkouts;
         t.reservoir.empty_events += c.reservoir.empty_events;
         for k in 0..t.reservoir.discards.len() {
@@ -205,4 +262,97 @@ pub fn merged_latency(obs: &Observations, only: Option<usize>) -> Histogram<u64>
         }
     }
     h
+}
+
+fn add<const N: usize>(a: &mut [u64; N], b: &[u64; N]) {
+    for k in 0..N {
+        a[k] += b[k];
+    }
+}
+
+/// Failed requests by cause as a name -> count map.
+pub fn failures_by_cause(c: &PoolCounters) -> BTreeMap<&'static str, u64> {
+    FailCause::ALL
+        .iter()
+        .map(|f| (f.name(), c.failed[*f as usize]))
+        .collect()
+}
+
+/// database/sql closes by cause as a name -> count map.
+pub fn closes_by_cause(c: &PoolCounters) -> BTreeMap<&'static str, u64> {
+    CloseCause::ALL
+        .iter()
+        .map(|f| (f.name(), c.sql.closes[*f as usize]))
+        .collect()
+}
+
+/// The failures by cause in words, e.g. "3 deadline, 1 open_failed" ("none").
+pub fn failures_text(c: &PoolCounters) -> String {
+    let parts: Vec<String> = FailCause::ALL
+        .iter()
+        .filter(|f| c.failed[**f as usize] > 0)
+        .map(|f| format!("{} {}", c.failed[*f as usize], f.name()))
+        .collect();
+    if parts.is_empty() {
+        "none".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// Whether sample `t` of pool `i` counts as "after warmup": the pool takes
+/// traffic and `measure_after` has passed.
+fn settled(obs: &Observations, i: usize, t: Time) -> bool {
+    obs.pools[i].serving_since.is_some_and(|s| t >= s) && t >= obs.measure_after
+}
+
+/// Fewest and most physical connections of pool `i` over the samples after
+/// warmup (None without such a sample).
+pub fn open_range(obs: &Observations, i: usize) -> Option<(u32, u32)> {
+    obs.samples
+        .iter()
+        .filter(|r| r.pool as usize == i && settled(obs, i, r.t))
+        .fold(None, |acc, r| match acc {
+            None => Some((r.open, r.open)),
+            Some((lo, hi)) => Some((lo.min(r.open), hi.max(r.open))),
+        })
+}
+
+/// The lowest fill of a pool: open connections / target_size at one sample.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fill {
+    /// open / target_size.
+    pub fraction: f64,
+    /// Open connections.
+    pub open: u32,
+    /// target_size.
+    pub target: u32,
+    /// Pool index.
+    pub pool: usize,
+    /// Sample instant.
+    pub t: Time,
+}
+
+/// The sample with the lowest open / target_size over the selected pools,
+/// after warmup (the first such sample on ties).
+pub fn lowest_fill(obs: &Observations, only: Option<usize>) -> Option<Fill> {
+    let mut low: Option<Fill> = None;
+    for r in &obs.samples {
+        let i = r.pool as usize;
+        if only.is_some_and(|o| o != i) || !settled(obs, i, r.t) {
+            continue;
+        }
+        let target = obs.pools[i].target_size;
+        let fraction = r.open as f64 / target as f64;
+        if low.is_none_or(|l| fraction < l.fraction) {
+            low = Some(Fill {
+                fraction,
+                open: r.open,
+                target,
+                pool: i,
+                t: r.t,
+            });
+        }
+    }
+    low
 }

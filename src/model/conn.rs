@@ -16,7 +16,9 @@ pub enum Place {
     Closed,
     /// In a reservoir's ready buffer.
     Ready,
-    /// Held by a request.
+    /// On a database/sql pool's free list.
+    Idle,
+    /// Held by a request (or being handed from one layer to another).
     InUse,
 }
 
@@ -31,6 +33,9 @@ pub struct Conn {
     pub pool: u32,
     /// Where it is now.
     pub place: Place,
+    /// The server closed it (60-minute limit); the client does not know yet:
+    /// its next use fails as a bad connection.
+    pub server_closed: bool,
 }
 
 impl Conn {
@@ -58,6 +63,7 @@ impl ConnTable {
             lifetime,
             pool,
             place,
+            server_closed: false,
         };
         self.live += 1;
         if let Some(id) = self.free.pop() {
@@ -93,6 +99,11 @@ impl ConnTable {
     /// Number of open connections.
     pub fn live(&self) -> usize {
         self.live
+    }
+
+    /// Count connections of `pool` that satisfy `f` (for invariant checks; O(n)).
+    pub fn count_where(&self, pool: u32, f: impl Fn(&Conn) -> bool) -> usize {
+        self.conns.iter().filter(|c| c.pool == pool && f(c)).count()
     }
 
     /// Count open connections of `pool` at `place` (for invariant checks; O(n)).

@@ -2,7 +2,9 @@
 //!
 //! In order: (staggered startup: an instance's first connect waits until
 //! `U[0, startup_max_delay)`) -> acquire a global lease (if the lease table is
-//! on) -> wait on the rate limiter -> get an IAM token -> connect. A failure at
+//! on) -> wait on the instance's own token bucket (DOMAIN.md section 4, 10/s
+//! burst 100 by default) -> wait on the cluster-wide client limiter
+//! (`global_rate_limit`, if any) -> get an IAM token -> connect. A failure at
 //! any step after the lease releases the lease. The connect costs
 //! `connect_latency` and reaches the [`Cluster`], which may refuse it.
 //!
@@ -38,7 +40,9 @@ pub enum Stage {
     Startup,
     /// About to acquire a lease.
     Lease,
-    /// Waiting on the rate limiter.
+    /// Waiting on the instance's own token bucket.
+    LocalLimiter,
+    /// Waiting on the cluster-wide client limiter.
     Limiter,
     /// About to get the IAM token and connect.
     Connect,
@@ -110,6 +114,7 @@ pub struct DriverStats {
 /// The driver of one instance.
 pub struct Driver {
     first_connect_at: Time,
+    local: Option<TokenBucket>,
     connect_latency: DurationDist,
     token_failure_rate: f64,
     rng: SimRng,
@@ -118,15 +123,18 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// A driver whose first connect may start at `first_connect_at`.
+    /// A driver whose first connect may start at `first_connect_at`, with the
+    /// instance's own token bucket `local` (x/time/rate), if any.
     pub fn new(
         first_connect_at: Time,
+        local: Option<TokenBucket>,
         connect_latency: DurationDist,
         token_failure_rate: f64,
         rng: SimRng,
     ) -> Self {
         Driver {
             first_connect_at,
+            local,
             connect_latency,
             token_failure_rate,
             rng,
@@ -173,8 +181,25 @@ impl Driver {
                         }
                         a.lease_held = true;
                     }
-                    a.stage = Stage::Limiter;
+                    a.stage = Stage::LocalLimiter;
                     a.limiter_since = now;
+                }
+                Stage::LocalLimiter => {
+                    a.stage = Stage::Limiter;
+                    if let Some(b) = self.local.as_mut() {
+                        match b.reserve(now, a.deadline) {
+                            Ok(at) if at > now => {
+                                // The token is ours; sleep until it is due.
+                                a.limiter_waited = true;
+                                return Progress::WaitUntil(at);
+                            }
+                            Ok(_) => {}
+                            Err(_) => {
+                                self.end_limiter_wait(a, now);
+                                return Self::fail(a, sh, RefillFailure::RateLimit, now);
+                            }
+                        }
+                    }
                 }
                 Stage::Limiter => {
                     let granted = match sh.limiter.as_mut() {

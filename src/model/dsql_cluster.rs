@@ -4,6 +4,9 @@
 //!   by default); a connect over it is refused (SQLSTATE 53400).
 //! - Concurrent connections: at most `max_connections` (10,000 by default); a
 //!   connect over it is refused.
+//! - A connection lives at most `max_connection_age` (60 minutes): the server
+//!   closes it then ([`Cluster::close`], called by the world at that instant);
+//!   the client learns of it only at the connection's next use.
 //!
 //! The cluster counts every connection attempt that reaches it, per simulated
 //! second, for the `max_connects_per_sec` assertion and the connects chart.
@@ -20,6 +23,9 @@ pub struct ClusterConfig {
     pub connect_rate: f64,
     /// Burst capacity of new connections [1,000].
     pub connect_burst: u32,
+    /// The server closes every connection at this age [60 min]; the client
+    /// finds out at its next use (a bad connection).
+    pub max_connection_age: Time,
 }
 
 impl Default for ClusterConfig {
@@ -28,6 +34,7 @@ impl Default for ClusterConfig {
             max_connections: 10_000,
             connect_rate: 100.0,
             connect_burst: 1_000,
+            max_connection_age: 60 * crate::engine::MINUTE,
         }
     }
 }
@@ -155,6 +162,7 @@ mod tests {
                 max_connections: 10_000,
                 connect_rate: 100.0,
                 connect_burst: 1000,
+                ..Default::default()
             },
             10 * SECOND,
         )

@@ -44,4 +44,8 @@ pub mod stream_kind {
     pub const DRIVER: u16 = 3;
     /// The cluster-wide limiter (per-second limiter back-off jitter).
     pub const LIMITER: u16 = 4;
+    /// A pool's database/sql (the random waiter a released connection goes to).
+    pub const SQL_POOL: u16 = 5;
+    /// A plain pool's warmup (back-off jitter).
+    pub const WARMUP: u16 = 6;
 }

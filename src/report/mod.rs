@@ -85,7 +85,9 @@ impl Summary {
                 refused_max_connections: obs.cluster_refusals.1,
                 lease_denials: obs.lease_denials,
             },
-            pools: obs.pools.iter().map(PoolSummary::new).collect(),
+            pools: (0..obs.pools.len())
+                .map(|i| PoolSummary::new(obs, i))
+                .collect(),
             passed: assertions.iter().all(|a| a.passed),
             assertions,
         }

@@ -10,7 +10,7 @@ use crate::model::dsql_cluster::ClusterConfig;
 use crate::model::lease_table::LeaseConfig;
 use crate::model::reservoir::ReservoirConfig;
 use crate::model::workload::{ArrivalProcess, RateShape, WorkloadConfig};
-use crate::model::world::{LimiterConfig, PoolConfig, WorldConfig};
+use crate::model::world::{LimiterConfig, PoolConfig, SqlSettings, Stack, WorldConfig};
 
 /// The documented defaults (README.md has the same table).
 pub struct Defaults;
@@ -48,6 +48,14 @@ impl Defaults {
     pub const SIGMA: f64 = 0.5;
     /// `lease_table.limit`.
     pub const LEASE_LIMIT: u32 = 10_000;
+    /// `pool.max_lifetime` (production ConnMaxLifetime).
+    pub const MAX_LIFETIME: Time = 55 * MINUTE;
+    /// `pool.request_timeout` (production TEMPORAL_SQL_CONNECTION_TIMEOUT).
+    pub const REQUEST_TIMEOUT: Time = 30 * SECOND;
+    /// `local_rate_limit` (DOMAIN.md section 4).
+    pub const LOCAL_RATE: f64 = 10.0;
+    /// `local_rate_limit_burst`.
+    pub const LOCAL_BURST: u32 = 100;
 }
 
 /// Most requests one run may simulate.
@@ -69,8 +77,17 @@ pub enum Check {
     /// The pools hold their target (ready + in use >= target_ready) from some
     /// instant <= `within` on, for at least `stable_for`.
     ConvergeWithin { within: Time, stable_for: Time },
-    /// Checkout latency at `percentile` <= `max`.
+    /// Checkout latency at `percentile` <= max.
     CheckoutLatency { percentile: f64, max: Time },
+    /// Request wait at `percentile` <= max.
+    WaitTime { percentile: f64, max: Time },
+    /// Failed requests <= max.
+    RequestFailures { max: u64 },
+    /// Once serving (and after `measure_after`), sampled open connections
+    /// never below `min_fraction` x target_size.
+    PoolAtSize { min_fraction: f64 },
+    /// Peak physical connections <= max (a pool's own, or cluster-wide).
+    MaxPhysicalConnections { max: u64 },
 }
 
 /// One assertion of the scenario.
@@ -372,6 +389,13 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
             format!("is too short for this duration and pool count: more than {MAX_SAMPLE_ROWS} time-series rows"),
         );
     }
+    let measure_after = f.measure_after.map_or(0, |d| d.0);
+    if measure_after >= duration && duration > 0 {
+        v.err(
+            "measure_after",
+            "must be shorter than duration (nothing would be measured)",
+        );
+    }
     let start_unix_ns = match &f.start_time {
         None => parse_rfc3339(Defaults::START_TIME).expect("default start time parses"),
         Some(s) => parse_rfc3339(s).unwrap_or_else(|e| {
@@ -509,13 +533,24 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
             guard_window: None,
             initial_fill_timeout: None,
             empty_wait: None,
+            stack: None,
         });
-        if !r.enabled.unwrap_or(false) {
-            v.err(
-                if p.reservoir.is_some() { at("reservoir.enabled") } else { format!("pools[{i}]") },
-                "plain pool mode (a pool without `reservoir: {enabled: true}`) is not available yet; set reservoir.enabled: true",
-            );
-        }
+        let stack = if r.enabled.unwrap_or(false) {
+            match r.stack.unwrap_or(StackKind::Direct) {
+                StackKind::Direct => Stack::Direct,
+                StackKind::DatabaseSql => Stack::DatabaseSql,
+            }
+        } else {
+            Stack::Plain
+        };
+        let sql = sql_settings(
+            &mut v,
+            &at("pool"),
+            f.pool.as_ref(),
+            p.pool.as_ref(),
+            p.target_size,
+        );
+        let local_limiter = local_limiter(&mut v, &f, p, i);
         let low_watermark = r.low_watermark.unwrap_or(p.target_size);
         // DOMAIN.md section 6: target_ready is raised to low_watermark if lower.
         let target_ready = r.target_ready.unwrap_or(p.target_size).max(low_watermark);
@@ -561,7 +596,7 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
         if let Some(w) = &workload {
             requests += w.shape.mean_rate() * duration as f64 / SECOND as f64;
             let hold_s = w.hold.mean() as f64 / SECOND as f64;
-            let wait_s = empty_wait as f64 / SECOND as f64;
+            let wait_s = empty_wait.max(sql.request_timeout) as f64 / SECOND as f64;
             concurrent += w.shape.peak_rate() * (hold_s + wait_s);
         }
         let connect_latency = match &p.connect_latency {
@@ -582,6 +617,9 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
         pools.push(PoolConfig {
             name: p.name.clone(),
             target_size: p.target_size,
+            stack,
+            sql,
+            local_limiter,
             reservoir,
             workload,
             connect_latency,
@@ -621,6 +659,7 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
             seed: f.seed.unwrap_or(Defaults::SEED),
             duration,
             sample_every,
+            measure_after,
             pools,
             global_limiter,
             leases,
@@ -649,6 +688,10 @@ fn assertion(v: &mut V, i: usize, a: &AssertionSpec, pools: &[PoolSpec]) -> Opti
         AssertionType::MaxConnectsPerSec => "max_connects_per_sec",
         AssertionType::ConvergeWithin => "converge_within",
         AssertionType::CheckoutLatency => "checkout_latency",
+        AssertionType::WaitTime => "wait_time",
+        AssertionType::RequestFailures => "request_failures",
+        AssertionType::PoolAtSize => "pool_at_size",
+        AssertionType::MaxPhysicalConnections => "max_physical_connections",
     };
     let why = format!("to {type_name}");
     let uses_min = a.kind == AssertionType::ReservoirHitsRatio;
@@ -657,15 +700,23 @@ fn assertion(v: &mut V, i: usize, a: &AssertionSpec, pools: &[PoolSpec]) -> Opti
         AssertionType::ReservoirEmptyEvents
             | AssertionType::MaxConnectsPerSec
             | AssertionType::CheckoutLatency
+            | AssertionType::WaitTime
+            | AssertionType::RequestFailures
+            | AssertionType::MaxPhysicalConnections
+    );
+    let latency = matches!(
+        a.kind,
+        AssertionType::CheckoutLatency | AssertionType::WaitTime
     );
     v.not_for(&p("min"), a.min.is_some() && !uses_min, &why);
     v.not_for(&p("max"), a.max.is_some() && !uses_max, &why);
     let conv = a.kind == AssertionType::ConvergeWithin;
     v.not_for(&p("duration"), a.duration.is_some() && !conv, &why);
     v.not_for(&p("stable_for"), a.stable_for.is_some() && !conv, &why);
+    v.not_for(&p("percentile"), a.percentile.is_some() && !latency, &why);
     v.not_for(
-        &p("percentile"),
-        a.percentile.is_some() && a.kind != AssertionType::CheckoutLatency,
+        &p("min_fraction"),
+        a.min_fraction.is_some() && a.kind != AssertionType::PoolAtSize,
         &why,
     );
     if a.pool.is_some() && a.kind == AssertionType::MaxConnectsPerSec {
@@ -717,7 +768,24 @@ fn assertion(v: &mut V, i: usize, a: &AssertionSpec, pools: &[PoolSpec]) -> Opti
             within: v.required(&p("duration"), a.duration, &why)?.0,
             stable_for: a.stable_for.map_or(0, |d| d.0),
         },
-        AssertionType::CheckoutLatency => {
+        AssertionType::RequestFailures => Check::RequestFailures {
+            max: count(v, "max", &a.max)?,
+        },
+        AssertionType::MaxPhysicalConnections => Check::MaxPhysicalConnections {
+            max: count(v, "max", &a.max)?,
+        },
+        AssertionType::PoolAtSize => {
+            let f = v.required(&p("min_fraction"), a.min_fraction, &why)?;
+            if !(f > 0.0 && f <= 1.0) {
+                v.err(
+                    p("min_fraction"),
+                    format!("must be above 0 and at most 1 (got {f})"),
+                );
+                return None;
+            }
+            Check::PoolAtSize { min_fraction: f }
+        }
+        AssertionType::CheckoutLatency | AssertionType::WaitTime => {
             let percentile = v.required(&p("percentile"), a.percentile, &why)?;
             if !(percentile > 0.0 && percentile <= 100.0) {
                 v.err(
@@ -743,7 +811,11 @@ fn assertion(v: &mut V, i: usize, a: &AssertionSpec, pools: &[PoolSpec]) -> Opti
                     return None;
                 }
             };
-            Check::CheckoutLatency { percentile, max }
+            if a.kind == AssertionType::WaitTime {
+                Check::WaitTime { percentile, max }
+            } else {
+                Check::CheckoutLatency { percentile, max }
+            }
         }
     };
     Some(AssertionDef {
@@ -751,4 +823,96 @@ fn assertion(v: &mut V, i: usize, a: &AssertionSpec, pools: &[PoolSpec]) -> Opti
         pool,
         type_name,
     })
+}
+
+/// The database/sql settings of pool `path` (`pools[i].pool`): its own keys,
+/// else the top-level `pool:` keys, else the production defaults.
+fn sql_settings(
+    v: &mut V,
+    path: &str,
+    top: Option<&SqlPoolSpec>,
+    own: Option<&SqlPoolSpec>,
+    target_size: u32,
+) -> SqlSettings {
+    let none = SqlPoolSpec::default();
+    let (top, own) = (top.unwrap_or(&none), own.unwrap_or(&none));
+    // Report a problem at the key that was written: the pool's own, else the top level.
+    let key = |k: &str, own_set: bool| {
+        if own_set {
+            format!("{path}.{k}")
+        } else {
+            format!("pool.{k}")
+        }
+    };
+    let max_idle = own.max_idle.or(top.max_idle).unwrap_or(target_size);
+    if max_idle > target_size {
+        v.err(
+            key("max_idle", own.max_idle.is_some()),
+            format!(
+                "({max_idle}) must not exceed the pool's target_size ({target_size}); database/sql would lower it silently"
+            ),
+        );
+    }
+    let dur = |o: Option<Dur>, t: Option<Dur>| o.or(t).map(|d| d.0);
+    let max_lifetime = dur(own.max_lifetime, top.max_lifetime).unwrap_or(Defaults::MAX_LIFETIME);
+    let max_idle_time = dur(own.max_idle_time, top.max_idle_time).unwrap_or(0);
+    let request_timeout =
+        dur(own.request_timeout, top.request_timeout).unwrap_or(Defaults::REQUEST_TIMEOUT);
+    if request_timeout == 0 {
+        v.err(
+            key("request_timeout", own.request_timeout.is_some()),
+            "must be greater than 0",
+        );
+    } else if request_timeout > HOUR {
+        v.err(
+            key("request_timeout", own.request_timeout.is_some()),
+            "must be at most 1h",
+        );
+    }
+    SqlSettings {
+        max_idle: max_idle.min(target_size),
+        max_lifetime,
+        max_idle_time,
+        warmup: own.warmup.or(top.warmup).unwrap_or(true),
+        keeper: own.keeper.or(top.keeper).unwrap_or(true),
+        request_timeout: request_timeout.clamp(1, HOUR),
+    }
+}
+
+/// The instance's own token bucket of pool `i`: its keys, else the top-level
+/// ones, else 10/s burst 100; a rate of 0 turns it off.
+fn local_limiter(v: &mut V, f: &ScenarioFile, p: &PoolSpec, i: usize) -> Option<(f64, u32)> {
+    let key = |k: &str, own: bool| {
+        if own {
+            format!("pools[{i}].{k}")
+        } else {
+            k.to_string()
+        }
+    };
+    let rate = p
+        .local_rate_limit
+        .or(f.local_rate_limit)
+        .unwrap_or(Defaults::LOCAL_RATE);
+    let burst = p
+        .local_rate_limit_burst
+        .or(f.local_rate_limit_burst)
+        .unwrap_or(Defaults::LOCAL_BURST);
+    if rate == 0.0 {
+        return None;
+    }
+    if !(rate.is_finite() && rate > 0.0 && rate <= 1.0e9) {
+        v.err(
+            key("local_rate_limit", p.local_rate_limit.is_some()),
+            format!("must be 0 (no limiter) or connections per second above 0 and at most 1e9 (got {rate})"),
+        );
+        return None;
+    }
+    if burst == 0 {
+        v.err(
+            key("local_rate_limit_burst", p.local_rate_limit_burst.is_some()),
+            "must be at least 1",
+        );
+        return None;
+    }
+    Some((rate, burst))
 }

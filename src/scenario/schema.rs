@@ -188,6 +188,14 @@ pub struct ScenarioFile {
     pub lease_table: Option<LeaseSpec>,
     /// Default workload of every pool.
     pub workload: Option<WorkloadSpec>,
+    /// Requests that arrive before this are left out of statistics and assertions.
+    pub measure_after: Option<Dur>,
+    /// database/sql settings of every pool (a pool's own `pool:` overrides key by key).
+    pub pool: Option<SqlPoolSpec>,
+    /// Each instance's own token bucket, connections/s (0 = none).
+    pub local_rate_limit: Option<f64>,
+    /// Its burst.
+    pub local_rate_limit_burst: Option<u32>,
     /// The pools.
     pub pools: Vec<PoolSpec>,
     /// Checks of the run.
@@ -246,6 +254,41 @@ pub struct PoolSpec {
     pub staggered_startup: Option<bool>,
     /// Upper bound of the stagger.
     pub startup_max_delay: Option<Dur>,
+    /// database/sql settings of this pool.
+    pub pool: Option<SqlPoolSpec>,
+    /// This instance's own token bucket, connections/s (0 = none).
+    pub local_rate_limit: Option<f64>,
+    /// Its burst.
+    pub local_rate_limit_burst: Option<u32>,
+}
+
+/// `pool:` (top level or `pools[i].pool`): database/sql settings of the plain
+/// pool; `max_idle` and `request_timeout` also for `reservoir.stack: database_sql`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SqlPoolSpec {
+    /// MaxIdleConns.
+    pub max_idle: Option<u32>,
+    /// ConnMaxLifetime (0 = none).
+    pub max_lifetime: Option<Dur>,
+    /// ConnMaxIdleTime (0 = none).
+    pub max_idle_time: Option<Dur>,
+    /// Run the production warmup at start.
+    pub warmup: Option<bool>,
+    /// Run the pool keeper.
+    pub keeper: Option<bool>,
+    /// A request's deadline from its arrival.
+    pub request_timeout: Option<Dur>,
+}
+
+/// `reservoir.stack`: what sits between requests and the reservoir.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StackKind {
+    /// Requests take from the reservoir and give back after each use (Task 13).
+    Direct,
+    /// database/sql on top of the reservoir driver (production).
+    DatabaseSql,
 }
 
 /// `pools[i].reservoir`.
@@ -268,6 +311,8 @@ pub struct ReservoirSpec {
     pub initial_fill_timeout: Option<Dur>,
     /// Open()'s brief wait.
     pub empty_wait: Option<Dur>,
+    /// `direct` or `database_sql`.
+    pub stack: Option<StackKind>,
 }
 
 /// Workload type.
@@ -349,6 +394,14 @@ pub enum AssertionType {
     ConvergeWithin,
     /// Checkout latency at `percentile` <= max.
     CheckoutLatency,
+    /// Request wait at `percentile` <= max.
+    WaitTime,
+    /// Failed requests <= max.
+    RequestFailures,
+    /// Open connections never below min_fraction x target_size once serving.
+    PoolAtSize,
+    /// Peak physical connections <= max.
+    MaxPhysicalConnections,
 }
 
 /// `assertions[i]`.
@@ -368,6 +421,8 @@ pub struct AssertionSpec {
     pub stable_for: Option<Dur>,
     /// checkout_latency: which percentile (0 < p <= 100).
     pub percentile: Option<f64>,
+    /// pool_at_size: the fraction of target_size (0 < f <= 1).
+    pub min_fraction: Option<f64>,
     /// Restrict the check to one pool (default: all pools together).
     pub pool: Option<String>,
 }
