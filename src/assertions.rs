@@ -108,17 +108,19 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
             ),
         ),
         Check::MaxConnectsPerSec { max } => {
-            let peak = metrics::max_connects_per_sec(obs);
-            let second = obs
-                .connects_per_second
-                .iter()
-                .position(|&c| c as u64 == peak)
-                .unwrap_or(0);
+            let (second, peak) = metrics::busiest_second(obs).unwrap_or((0, 0));
             at_most(
                 peak as f64,
                 max as f64,
                 "connects/s",
-                format!("busiest second: {peak} connects reached the cluster in second {second}"),
+                format!(
+                    "busiest second: {peak} connects reached the cluster in second {second}{}",
+                    if obs.measure_after > 0 {
+                        " (seconds from measure_after on)"
+                    } else {
+                        ""
+                    }
+                ),
             )
         }
         Check::ConvergeWithin { within, stable_for } => {

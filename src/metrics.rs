@@ -198,8 +198,24 @@ impl PoolSummary {
 }
 
 /// Largest number of connect attempts in one simulated second, cluster-wide.
+///
+/// With `measure_after`, only the seconds that start at or after it count
+/// (the startup burst is left out, like the requests before it).
 pub fn max_connects_per_sec(obs: &Observations) -> u64 {
-    obs.connects_per_second.iter().copied().max().unwrap_or(0) as u64
+    busiest_second(obs).map_or(0, |(_, n)| n)
+}
+
+/// The first second with the most connects, among the measured seconds
+/// (see [`max_connects_per_sec`]): (second, connects).
+pub fn busiest_second(obs: &Observations) -> Option<(usize, u64)> {
+    let first = obs.measure_after.div_ceil(crate::engine::SECOND) as usize;
+    let mut best: Option<(usize, u64)> = None;
+    for (i, &n) in obs.connects_per_second.iter().enumerate().skip(first) {
+        if best.is_none_or(|(_, b)| u64::from(n) > b) {
+            best = Some((i, u64::from(n)));
+        }
+    }
+    best
 }
 
 /// All pools' counters added up.

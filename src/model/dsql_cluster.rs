@@ -23,8 +23,8 @@ pub struct ClusterConfig {
     pub connect_rate: f64,
     /// Burst capacity of new connections [1,000].
     pub connect_burst: u32,
-    /// The server closes every connection at this age [60 min]; the client
-    /// finds out at its next use (a bad connection).
+    /// The server closes every connection at this age [60 min; 0 = never];
+    /// the client finds out at its next use (a bad connection).
     pub max_connection_age: Time,
 }
 

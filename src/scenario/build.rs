@@ -486,6 +486,9 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
             }
             cluster.connect_burst = b.max(1);
         }
+        if let Some(a) = c.max_connection_age {
+            cluster.max_connection_age = a.0;
+        }
     }
 
     let leases = match &f.lease_table {

@@ -224,6 +224,8 @@ pub struct ClusterSpec {
     pub connect_rate: Option<f64>,
     /// Server-side connect burst.
     pub connect_burst: Option<u32>,
+    /// The server closes a connection at this age (0 = never).
+    pub max_connection_age: Option<Dur>,
 }
 
 /// `lease_table:`.
