@@ -170,6 +170,16 @@ impl Driver {
             match a.stage {
                 Stage::Startup => {
                     if now < self.first_connect_at {
+                        if self.first_connect_at > a.deadline {
+                            // The caller's context ends before the instance
+                            // may connect: the open fails at the deadline.
+                            return Self::fail(
+                                a,
+                                sh,
+                                RefillFailure::ConnectionOpen,
+                                a.deadline.max(now),
+                            );
+                        }
                         return Progress::WaitUntil(self.first_connect_at);
                     }
                     a.stage = Stage::Lease;
@@ -254,12 +264,12 @@ impl Driver {
                             a,
                             sh,
                             RefillFailure::ConnectionOpen,
-                            done_at.min(a.deadline),
+                            done_at.min(a.deadline).max(now),
                         ),
                         Ok(()) if done_at > a.deadline => {
                             // The connect outlives the caller's deadline.
                             sh.cluster.close();
-                            Self::fail(a, sh, RefillFailure::ConnectionOpen, a.deadline)
+                            Self::fail(a, sh, RefillFailure::ConnectionOpen, a.deadline.max(now))
                         }
                         Ok(()) => Progress::Connecting { done_at },
                     };

@@ -748,7 +748,7 @@ impl World {
                         p.warmup = None;
                         p.serving_since = Some(0);
                         if p.keeper.is_some() {
-                            sched.at(0, Ev::KeeperTick(i));
+                            sched.at(keeper::TICK, Ev::KeeperTick(i));
                         }
                     }
                 }
@@ -1430,7 +1430,8 @@ impl World {
                 let p = &mut self.pools[pool as usize];
                 p.serving_since = Some(now);
                 if p.keeper.is_some() {
-                    s.at(now, Ev::KeeperTick(pool));
+                    // A time.Ticker's first tick comes one period after it starts.
+                    s.at(now + keeper::TICK, Ev::KeeperTick(pool));
                 }
             }
         }
