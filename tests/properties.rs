@@ -16,6 +16,8 @@ struct Params {
     token_fail: f64,
     seed: u64,
     limiter: &'static str,
+    stack: &'static str,
+    sql: (u32, u64, u64, u64, bool, bool, u64), // max_idle, lifetime s, idle s, timeout ms, warmup, keeper, server age s
 }
 
 fn params() -> impl Strategy<Value = Params> {
@@ -29,9 +31,31 @@ fn params() -> impl Strategy<Value = Params> {
         0.0f64..0.3,
         any::<u64>(),
         prop::sample::select(vec!["token_bucket", "per_second", "fixed_window"]),
+        prop::sample::select(vec!["direct", "database_sql", "pool"]),
+        (
+            0u32..40,
+            0u64..60,
+            0u64..30,
+            1u64..5000,
+            any::<bool>(),
+            any::<bool>(),
+            0u64..80,
+        ),
     )
         .prop_map(
-            |(pools, rate, hold_ms, limit, lease_limit, max_conns, token_fail, seed, limiter)| {
+            |(
+                pools,
+                rate,
+                hold_ms,
+                limit,
+                lease_limit,
+                max_conns,
+                token_fail,
+                seed,
+                limiter,
+                stack,
+                sql,
+            )| {
                 Params {
                     pools,
                     rate,
@@ -42,19 +66,28 @@ fn params() -> impl Strategy<Value = Params> {
                     token_fail,
                     seed,
                     limiter,
+                    stack,
+                    sql,
                 }
             },
         )
 }
 
 fn yaml(p: &Params) -> String {
+    let (max_idle, life, idle, timeout, warmup, keeper, age) = p.sql;
     let mut y = format!(
-        "seed: {}\nduration: 90s\nglobal_rate_limit: {}\nglobal_rate_limiter: {}\nlease_table: {{limit: {}}}\ncluster: {{max_connections: {}}}\ntoken_failure_rate: {}\nworkload: {{type: constant, checkout_rate: {}, hold_duration: {}ms, hold_distribution: exponential}}\npools:\n",
+        "seed: {}\nduration: 90s\nglobal_rate_limit: {}\nglobal_rate_limiter: {}\nlease_table: {{limit: {}}}\ncluster: {{max_connections: {}, max_connection_age: {age}s}}\ntoken_failure_rate: {}\nworkload: {{type: constant, checkout_rate: {}, hold_duration: {}ms, hold_distribution: exponential}}\npool: {{max_lifetime: {life}s, max_idle_time: {idle}s, request_timeout: {timeout}ms, warmup: {warmup}, keeper: {keeper}}}\npools:\n",
         p.seed, p.limit, p.limiter, p.lease_limit, p.max_conns, p.token_fail, p.rate, p.hold_ms
     );
     for (i, (target, low, life, guard)) in p.pools.iter().enumerate() {
+        let reservoir = match p.stack {
+            "pool" => "enabled: false",
+            "database_sql" => "enabled: true, stack: database_sql",
+            _ => "enabled: true",
+        };
         y.push_str(&format!(
-            "  - {{name: p{i}, target_size: {target}, reservoir: {{enabled: true, low_watermark: {}, base_lifetime: {life}s, jitter: 3s, guard_window: {}s}}}}\n",
+            "  - {{name: p{i}, target_size: {target}, pool: {{max_idle: {}}}, reservoir: {{{reservoir}, low_watermark: {}, base_lifetime: {life}s, jitter: 3s, guard_window: {}s}}}}\n",
+            max_idle.min(*target),
             low.min(target),
             guard.min(&(life - 1)).max(&1)
         ));
@@ -85,8 +118,23 @@ proptest! {
         prop_assert!(o.summary.cluster.peak_connections <= p.max_conns);
         let last = &o.observations.samples[o.observations.samples.len() - o.summary.pools.len()..];
         for (pool, row) in o.summary.pools.iter().zip(last) {
-            prop_assert_eq!(pool.requests, pool.hits + pool.hits_after_wait + pool.failures + row.waiting as u64);
-            prop_assert!(pool.empty_events >= pool.failures);
+            let done = pool.hits + pool.hits_after_wait + pool.failures;
+            prop_assert_eq!(pool.requests, done + row.waiting as u64);
+            if p.stack == "direct" {
+                // Every failure but a server-closed connection is an empty event.
+                prop_assert!(
+                    pool.empty_events >= pool.failures - pool.failures_by_cause["bad_conn"]
+                );
+            }
+            // MaxOpen caps what database/sql holds; the reservoir holds at
+            // most target_ready (direct mode has no cap on connections out).
+            match p.stack {
+                "pool" => prop_assert!(pool.open_peak <= pool.target_size),
+                "database_sql" => {
+                    prop_assert!(pool.open_peak <= pool.target_size + pool.target_ready)
+                }
+                _ => {}
+            }
         }
     }
 }

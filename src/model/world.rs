@@ -382,7 +382,9 @@ pub struct SampleRow {
     pub open: u32,
     /// The target: target_ready (reservoir stacks) or target_size (plain pool).
     pub target: u32,
-    /// Requests waiting for a connection (brief wait and database/sql queue).
+    /// Requests waiting for a connection: in the reservoir's brief wait
+    /// (direct), or in database/sql's queue or their own open (database/sql
+    /// stacks).
     pub waiting: u32,
     /// Whether the pool takes traffic.
     pub serving: bool,
@@ -542,6 +544,8 @@ struct Pool {
     serving_since: Option<Time>,
     fill_timed_out: bool,
     in_use: u32,
+    /// Requests of the workload waiting for database/sql (queued or opening).
+    pending: u32,
     physical: u32,
     peak_physical: u32,
     counters: PoolCounters,
@@ -699,6 +703,7 @@ impl World {
                 serving_since: None,
                 fill_timed_out: false,
                 in_use: 0,
+                pending: 0,
                 physical: 0,
                 peak_physical: 0,
                 counters: PoolCounters::default(),
@@ -914,6 +919,7 @@ impl World {
         }
         if p.stack != Stack::Direct {
             let deadline = now.saturating_add(p.request_timeout);
+            p.pending += 1;
             let r = self.new_req(pool, ReqKind::User, now, hold, deadline, measured);
             self.sql_acquire(r, s);
             return;
@@ -1287,6 +1293,7 @@ impl World {
         match req.kind {
             ReqKind::User => {
                 let p = &mut self.pools[pool as usize];
+                p.pending -= 1;
                 if req.measured {
                     let wait = now - req.arrived;
                     if wait == 0 {
@@ -1327,6 +1334,7 @@ impl World {
         match req.kind {
             ReqKind::User => {
                 let p = &mut self.pools[pool as usize];
+                p.pending -= 1;
                 if req.measured {
                     p.counters.failures += 1;
                     p.counters.failed[cause as usize] += 1;
@@ -1503,7 +1511,6 @@ impl World {
                 r
             };
             let idle = p.sql.as_ref().map_or(0, |s| s.num_idle());
-            let sql_waiting = p.sql.as_ref().map_or(0, |s| s.num_waiting());
             self.samples.push(SampleRow {
                 t,
                 pool: i as u32,
@@ -1516,7 +1523,11 @@ impl World {
                 } else {
                     p.target_size
                 },
-                waiting: p.reservoir.waiting() as u32 + sql_waiting,
+                waiting: if p.stack == Stack::Direct {
+                    p.reservoir.waiting() as u32
+                } else {
+                    p.pending
+                },
                 serving: p.serving_since.is_some(),
                 wait_count,
                 wait_p50_ns,
