@@ -554,9 +554,10 @@ pools:
     // Counted at once: at 7 s only 7 connections exist (0.1 .. 6.1 s) but
     // requests already queue, since the 3 opens waiting for tokens count
     // toward MaxOpen. The 7 s sample runs before the 7 s arrival: arrivals
-    // 6.2 .. 6.9 s (8) are waiting.
+    // 6.2 .. 6.9 s (8) are queued, and the 3 requests whose opens wait for
+    // their tokens (due 7.1, 8.1, 9.1 s) are waiting too: 11.
     let s = sample_at(&obs, 7 * SECOND);
-    assert_eq!((s.open, s.in_use, s.waiting), (7, 7, 8));
+    assert_eq!((s.open, s.in_use, s.waiting), (7, 7, 11));
     let last = obs.samples.last().unwrap();
     assert_eq!((last.open, last.waiting), (10, 29));
 }
