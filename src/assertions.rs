@@ -68,6 +68,12 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
         .as_deref()
         .map_or("all pools".to_string(), |p| format!("pool {p}"));
     let total = metrics::total(obs, d.pool);
+    let plain = obs
+        .pools
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| d.pool.is_none_or(|o| o == *i))
+        .all(|(_, p)| p.stack == crate::model::world::Stack::Plain);
     let at_most = |observed: f64, max: f64, unit: &'static str, what: String| AssertionResult {
         type_name: d.type_name,
         pool: pool.clone(),
@@ -91,8 +97,14 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
                 passed: observed.is_some_and(|o| o >= min),
                 detail: match observed {
                     Some(_) => format!(
-                        "{} of {} requests hit the reservoir at once ({scope})",
-                        total.hits, total.requests
+                        "{} of {} requests got a connection at once ({scope}{})",
+                        total.hits,
+                        total.requests,
+                        if plain {
+                            "; plain pool: a free connection"
+                        } else {
+                            ""
+                        }
                     ),
                     None => format!("no requests were served ({scope}): nothing to measure"),
                 },
@@ -103,8 +115,13 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
             max as f64,
             "events",
             format!(
-                "{} TryCheckouts found no usable connection ({scope})",
-                total.reservoir.empty_events
+                "{} TryCheckouts found no usable connection ({scope}{})",
+                total.reservoir.empty_events,
+                if plain {
+                    "; a plain pool has no reservoir: always 0"
+                } else {
+                    ""
+                }
             ),
         ),
         Check::MaxConnectsPerSec { max } => {

@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use poolsim::engine::time::parse_duration;
+use poolsim::model::world::Stack;
 use poolsim::report::text;
 use poolsim::scenario::{self, Scenario};
 use std::path::{Path, PathBuf};
@@ -56,6 +57,39 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Run a scenario in each mode on identical requests and compare them side by side.
+    ///
+    /// Modes: `direct` (requests take from the reservoir and give back),
+    /// `database_sql` (database/sql on the reservoir driver: the production
+    /// wiring) and `pool` (the plain database/sql pool). Every pool of the
+    /// file is switched to the mode; the seed, the arrivals and the hold times
+    /// are the same in every mode. Writes compare.json, report.html, charts/
+    /// with the modes overlaid, and each mode's full reports in <out>/<mode>/.
+    /// The exit code is that of the assertions of the mode the file selects.
+    #[command(after_help = AFTER_HELP)]
+    Compare {
+        /// Scenario file (YAML).
+        file: PathBuf,
+        /// Modes to run, comma-separated.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "direct,database_sql,pool"
+        )]
+        modes: Vec<ModeArg>,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override the scenario's duration (Go syntax: 90s, 30m, 1h30m).
+        #[arg(long, value_parser = parse_duration_arg)]
+        duration: Option<u64>,
+        /// Output directory [default: reports/<file stem>-compare/].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Check a scenario file without running it.
     #[command(after_help = AFTER_HELP)]
     Validate {
@@ -73,7 +107,32 @@ enum Command {
         /// Simulated duration.
         #[arg(long, default_value = "30m", value_parser = parse_duration_arg)]
         duration: u64,
+        /// How requests get connections.
+        #[arg(long, value_enum, default_value = "direct")]
+        mode: ModeArg,
     },
+}
+
+/// A mode of `compare`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ModeArg {
+    /// Requests take from the reservoir and give back after each use.
+    Direct,
+    /// database/sql on top of the reservoir driver.
+    #[value(name = "database_sql")]
+    DatabaseSql,
+    /// The plain database/sql pool.
+    Pool,
+}
+
+impl ModeArg {
+    fn stack(self) -> Stack {
+        match self {
+            ModeArg::Direct => Stack::Direct,
+            ModeArg::DatabaseSql => Stack::DatabaseSql,
+            ModeArg::Pool => Stack::Plain,
+        }
+    }
 }
 
 fn parse_duration_arg(s: &str) -> Result<u64, String> {
@@ -101,6 +160,14 @@ pub fn main() -> i32 {
             out,
             quiet,
         } => cmd_run(&file, seed, duration, out, quiet),
+        Command::Compare {
+            file,
+            modes,
+            seed,
+            duration,
+            out,
+            quiet,
+        } => cmd_compare(&file, &modes, seed, duration, out, quiet),
         Command::Validate { file } => match scenario::load(&file) {
             Ok(sc) => {
                 println!(
@@ -120,7 +187,8 @@ pub fn main() -> i32 {
             pools,
             rate,
             duration,
-        } => cmd_bench(pools, rate, duration),
+            mode,
+        } => cmd_bench(pools, rate, duration, mode),
     }
 }
 
@@ -188,6 +256,66 @@ fn cmd_run(
     }
 }
 
+fn cmd_compare(
+    file: &Path,
+    modes: &[ModeArg],
+    seed: Option<u64>,
+    duration: Option<u64>,
+    out: Option<PathBuf>,
+    quiet: bool,
+) -> i32 {
+    let sc = match load(file, seed, duration) {
+        Ok(sc) => sc,
+        Err(code) => return code,
+    };
+    let stacks: Vec<Stack> = modes.iter().map(|m| m.stack()).collect();
+    let n = Stack::ALL.iter().filter(|s| stacks.contains(s)).count() as u64;
+    let mut bar = Progress::new(!quiet, sc.world.duration * n);
+    let cmp = poolsim::compare::compare(&sc, &stacks, |k, t| {
+        bar.update(k as u64 * sc.world.duration + t)
+    });
+    bar.finish();
+    let cmp = match cmp {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: the run could not complete: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let out = out.unwrap_or_else(|| {
+        let mut d = default_out(file);
+        let name = format!(
+            "{}-compare",
+            d.file_name().unwrap_or_default().to_string_lossy()
+        );
+        d.set_file_name(name);
+        d
+    });
+    if let Err(e) = poolsim::report::files::write_compare(&out, &cmp) {
+        eprintln!("error: {e:#}");
+        return EXIT_IO;
+    }
+    if !quiet {
+        print!(
+            "{}",
+            text::render_compare(&cmp.summary, Some(&out.display().to_string()))
+        );
+        if cmp.gating().is_none() {
+            println!(
+                "note: {}; no assertions decide the exit code",
+                match cmp.summary.file_mode {
+                    Some(m) => format!("the file's own mode ({m}) was not run"),
+                    None => "the file's pools use different modes".to_string(),
+                }
+            );
+        }
+    }
+    match cmp.gating() {
+        Some(m) if !m.output.passed() => EXIT_ASSERTION_FAILED,
+        _ => EXIT_OK,
+    }
+}
+
 /// A progress bar on stderr, drawn only when stderr is a terminal and the run
 /// has taken more than half a second of wall time.
 struct Progress {
@@ -248,8 +376,8 @@ fn peak_rss_kib() -> Option<u64> {
         .ok()
 }
 
-fn cmd_bench(pools: u32, rate: f64, duration: u64) -> i32 {
-    let yaml = bench_scenario(pools, rate, duration);
+fn cmd_bench(pools: u32, rate: f64, duration: u64, mode: ModeArg) -> i32 {
+    let yaml = bench_scenario(pools, rate, duration, mode);
     let sc = match scenario::parse(&yaml, "<bench>", "bench") {
         Ok(sc) => sc,
         Err(e) => {
@@ -258,8 +386,9 @@ fn cmd_bench(pools: u32, rate: f64, duration: u64) -> i32 {
         }
     };
     println!(
-        "bench: {pools} pools x {rate} requests/s x {} simulated (reservoir mode, Poisson arrivals, exponential holds)",
-        poolsim::engine::time::format_duration(duration)
+        "bench: {pools} pools x {rate} requests/s x {} simulated ({} mode, Poisson arrivals, exponential holds)",
+        poolsim::engine::time::format_duration(duration),
+        mode.stack().name()
     );
     let start = std::time::Instant::now();
     let obs = match poolsim::model::world::simulate(&sc.world) {
@@ -284,14 +413,19 @@ fn cmd_bench(pools: u32, rate: f64, duration: u64) -> i32 {
 }
 
 /// The heavy scenario `poolsim bench` runs.
-fn bench_scenario(pools: u32, rate: f64, duration: u64) -> String {
+fn bench_scenario(pools: u32, rate: f64, duration: u64, mode: ModeArg) -> String {
+    let reservoir = match mode {
+        ModeArg::Direct => "{enabled: true}",
+        ModeArg::DatabaseSql => "{enabled: true, stack: database_sql}",
+        ModeArg::Pool => "{enabled: false}",
+    };
     let mut y = format!(
         "name: bench\nseed: 1\nduration: {}\nglobal_rate_limit: 100\ncluster:\n  connect_rate: 100000\n  connect_burst: 100000\n  max_connections: 1000000\nworkload:\n  type: constant\n  checkout_rate: {rate}\n  hold_duration: 20ms\n  hold_distribution: exponential\npools:\n",
         poolsim::engine::time::format_duration(duration)
     );
     for i in 0..pools {
         y.push_str(&format!(
-            "  - name: pool{i}\n    target_size: 50\n    reservoir:\n      enabled: true\n"
+            "  - name: pool{i}\n    target_size: 50\n    reservoir: {reservoir}\n"
         ));
     }
     y

@@ -134,11 +134,12 @@ pub fn discards_by_reason(c: &PoolCounters) -> BTreeMap<&'static str, u64> {
         .collect()
 }
 
-/// Refill failures by reason as a name -> count map.
+/// Failed opens by reason as a name -> count map: the refiller's (reservoir
+/// stacks; identical to `refiller.failures`) or any opener's (plain pool).
 pub fn refill_failures_by_reason(c: &PoolCounters) -> BTreeMap<&'static str, u64> {
     RefillFailure::ALL
         .iter()
-        .map(|f| (f.name(), c.refiller.failures[*f as usize]))
+        .map(|f| (f.name(), c.open_failures[*f as usize]))
         .collect()
 }
 

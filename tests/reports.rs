@@ -1,7 +1,11 @@
 //! Reports: charts (PNG + SVG), report.html, metrics.prom (OpenMetrics) and
-//! the files `report::files::write_all` writes: produced, well formed,
-//! deterministic, and plotting exactly the values of the time series.
+//! the files `report::files::write_all` and `write_compare` write: produced,
+//! well formed, deterministic, and plotting exactly the values of the time
+//! series.
 
+use poolsim::model::refiller::RefillFailure;
+use poolsim::model::sql_pool::CloseCause;
+use poolsim::model::world::{FailCause, SampleRow, Stack};
 use poolsim::report::charts::{self, ChartSpec, Run, XAxis};
 use poolsim::report::{files, html, prom};
 use poolsim::run::RunOutput;
@@ -48,6 +52,39 @@ pools:
 assertions:
   - type: reservoir_empty_events
     max: 5
+  - type: max_connects_per_sec
+    max: 100
+"#;
+
+/// The same bursts on two plain pools (database/sql over the rate-limited
+/// driver): short lifetimes and a small MaxIdle (closes by cause), a request
+/// timeout the bursts exceed (deadline failures), failing IAM tokens (open
+/// failures). Three simulated minutes.
+const PLAIN: &str = r#"
+name: "plain reports test"
+seed: 7
+duration: 3m
+sample_every: 1s
+global_rate_limit: 30
+global_rate_limit_burst: 5
+token_failure_rate: 0.05
+workload:
+  type: burst
+  baseline_rate: 20
+  burst_rate: 150
+  burst_duration: 15s
+  burst_interval: 1m
+  hold_duration: 100ms
+pool:
+  max_idle: 4
+  max_lifetime: 10s
+  request_timeout: 2s
+pools:
+  - name: history-1
+    target_size: 10
+  - name: history-2
+    target_size: 10
+assertions:
   - type: max_connects_per_sec
     max: 100
 "#;
@@ -164,8 +201,9 @@ fn write_all_produces_well_formed_files() {
     let charts_dir = out.join("charts");
     let pngs = files_with(&charts_dir, "png");
     let svgs = files_with(&charts_dir, "svg");
-    // 2 pools + checkout rate, discards, refill failures, connects, cluster, latency.
-    assert_eq!(pngs.len(), 8, "{pngs:?}");
+    // 2 pools + checkout rate, discards, refill failures, connects, cluster,
+    // latency over time, latency distribution.
+    assert_eq!(pngs.len(), 9, "{pngs:?}");
     assert_eq!(svgs.len(), pngs.len());
 
     for p in &pngs {
@@ -526,7 +564,7 @@ fn same_seed_same_bytes() {
             compared += 1;
         }
     }
-    assert_eq!(compared, 4 + 16);
+    assert_eq!(compared, 4 + 18);
     let _ = std::fs::remove_dir_all(&a);
     let _ = std::fs::remove_dir_all(&b);
 }
@@ -538,11 +576,7 @@ fn charts_plot_the_time_series() {
     let obs = &o.observations;
     let csv = Csv::parse(&poolsim::report::csv::timeseries_csv(obs, sc.start_unix_ns));
     let runs: [Run; 1] = [("run", obs)];
-    let specs = charts::run_charts(
-        &runs,
-        &charts::reservoir_gauges(),
-        &charts::connect_limits(&sc.world),
-    );
+    let specs = charts::run_charts(&runs, &charts::connect_limits(&sc.world));
 
     // Pool state: one chart per pool (2 pools fit as lines).
     for (i, svc) in ["history-1", "history-2"].iter().enumerate() {
@@ -555,7 +589,7 @@ fn charts_plot_the_time_series() {
             "ready",
         );
         assert_close(
-            &c.series("target").unwrap().points,
+            &c.series("target_ready").unwrap().points,
             &csv.series(svc, "target"),
             "target",
         );
@@ -564,6 +598,9 @@ fn charts_plot_the_time_series() {
             &csv.series(svc, "in_use"),
             "in use",
         );
+        // The direct stack has no database/sql: no idle, no open line.
+        assert!(c.series("idle (database/sql free list)").is_none());
+        assert!(c.series("open (physical)").is_none());
     }
 
     // Checkout rate: per pool, deltas of the cumulative counter per window.
@@ -588,13 +625,20 @@ fn charts_plot_the_time_series() {
         "the stressed run has empty events to mark"
     );
     assert_close(empties, &mean_of_pools("empty_events"), "empty events");
-    assert_close(
-        &c.series("failed requests/s (mean per pool)")
-            .unwrap()
-            .points,
-        &mean_of_pools("failures"),
-        "failures",
-    );
+    // Failures marked by cause: one series per cause that happened.
+    let mut marked = 0;
+    for f in FailCause::ALL {
+        let col = format!("failures_{}", f.name());
+        let name = format!("failed requests/s, {} (mean per pool)", f.name());
+        match c.series(&name) {
+            Some(s) => {
+                assert_close(&s.points, &mean_of_pools(&col), &name);
+                marked += 1;
+            }
+            None => assert!(mean_of_pools(&col).is_empty(), "{name} not marked"),
+        }
+    }
+    assert!(marked > 0, "the stressed run has failures to mark");
 
     // Discards: stacked by reason (only reasons that happened) + refills.
     let c = chart(&specs, "discards-refills");
@@ -608,9 +652,14 @@ fn charts_plot_the_time_series() {
         );
     }
     assert_close(
-        &c.series("refills/s (connections created)").unwrap().points,
-        &csv.rate(&["history-1", "history-2"], "refills"),
-        "refills",
+        &c.series("connections created/s").unwrap().points,
+        &csv.rate(&["history-1", "history-2"], "opens"),
+        "connections created",
+    );
+    // The direct stack has only refills to create connections.
+    assert_eq!(
+        csv.rate(&["history-1", "history-2"], "opens"),
+        csv.rate(&["history-1", "history-2"], "refills")
     );
 
     // Refill failures by reason.
@@ -619,13 +668,18 @@ fn charts_plot_the_time_series() {
     assert!(c.series("failed: token_provider").is_some());
     for layer in &c.stacked {
         let reason = layer.name.strip_prefix("failed: ").unwrap();
-        assert_close(
-            &layer.points,
-            &csv.rate(
+        let want = csv.rate(
+            &["history-1", "history-2"],
+            &format!("open_failure_{reason}"),
+        );
+        assert_close(&layer.points, &want, reason);
+        // In the direct stack only the refiller opens.
+        assert_eq!(
+            want,
+            csv.rate(
                 &["history-1", "history-2"],
-                &format!("refill_failure_{reason}"),
-            ),
-            reason,
+                &format!("refill_failure_{reason}")
+            )
         );
     }
 
@@ -648,6 +702,26 @@ fn charts_plot_the_time_series() {
         &csv.series("history-1", "cluster_connections"),
         "cluster",
     );
+
+    // Latency over time: each pool's window p50 / p99, the CSV's columns.
+    let c = chart(&specs, "checkout-latency-over-time");
+    assert_eq!(c.x_axis, XAxis::Time);
+    assert!(c.y_log, "the stressed run waits: latencies on a log axis");
+    for svc in ["history-1", "history-2"] {
+        let p50 = csv.series(svc, "wait_p50_ms");
+        let p99 = csv.series(svc, "wait_p99_ms");
+        assert!(p99.iter().any(|p| p.1 > 0.0));
+        assert_close(
+            &c.series(&format!("{svc}: p50")).unwrap().points,
+            &p50,
+            "p50",
+        );
+        assert_close(
+            &c.series(&format!("{svc}: p99")).unwrap().points,
+            &p99,
+            "p99",
+        );
+    }
 
     // Latency distribution: non-decreasing, ends at the maximum.
     let c = chart(&specs, "checkout-latency-distribution");
@@ -709,11 +783,7 @@ fn pools_are_grouped_beyond_eight_lines() {
     ));
     let o = run(&sc);
     let runs: [Run; 1] = [("run", &o.observations)];
-    let specs = charts::run_charts(
-        &runs,
-        &charts::reservoir_gauges(),
-        &charts::connect_limits(&sc.world),
-    );
+    let specs = charts::run_charts(&runs, &charts::connect_limits(&sc.world));
     let state: Vec<&ChartSpec> = specs
         .iter()
         .filter(|s| s.stem.starts_with("pool-"))
@@ -752,7 +822,7 @@ fn pools_are_grouped_beyond_eight_lines() {
         h.series("ready (reservoir size): median").unwrap().points,
         med
     );
-    assert!(h.series("target (all 8 pools)").is_some());
+    assert!(h.series("target_ready (all 8 pools)").is_some());
     assert!(lo.iter().zip(&hi).all(|(a, b)| a.1 <= b.1));
 
     // Rendering all charts of 20 pools x 1,800 samples stays fast.
@@ -771,18 +841,31 @@ fn runs_can_be_compared_on_one_axis() {
     let a = run(&sc);
     let b = run(&sc.clone().with_seed(8));
     let runs: [Run; 2] = [("seed 7", &a.observations), ("seed 8", &b.observations)];
-    let specs = charts::run_charts(
-        &runs,
-        &charts::reservoir_gauges(),
-        &charts::connect_limits(&sc.world),
-    );
+    let specs = charts::run_charts(&runs, &charts::connect_limits(&sc.world));
     let c = chart(&specs, "connects-per-second");
     assert_eq!(c.lines.len(), 2);
     assert!(c.lines[0].name.starts_with("seed 7: ") && c.lines[1].name.starts_with("seed 8: "));
     assert_eq!(c.lines[1].points, charts::connects_series(&b.observations));
+    // Each run in its own colour; the pool chart shows what every stack has.
+    assert_ne!(c.lines[0].color, c.lines[1].color);
     let c = chart(&specs, "pool-01-history-1");
-    assert!(c.series("seed 7: ready (reservoir size)").is_some());
-    assert!(c.series("seed 8: ready (reservoir size)").is_some());
+    assert_close(
+        &c.series("seed 8: open (physical)").unwrap().points,
+        &charts::gauge_series(&b.observations, 0, |r| r.open as f64),
+        "open",
+    );
+    assert!(c.series("seed 7: in use").is_some());
+    assert!(c.series("target (every run)").is_some());
+    for s in specs.iter() {
+        for l in &s.lines {
+            if let Some(run) = ["seed 7", "seed 8"]
+                .iter()
+                .position(|r| l.name.starts_with(&format!("{r}: ")))
+            {
+                assert_eq!(l.color, charts::run_color(run), "{}: {}", s.stem, l.name);
+            }
+        }
+    }
     let files = charts::render_all(&specs).unwrap();
     let page = html::render_html(
         "compare",
@@ -798,12 +881,43 @@ fn runs_can_be_compared_on_one_axis() {
 
 #[test]
 fn latency_over_time_takes_window_percentiles() {
-    let pts: Vec<(f64, f64, f64)> = (1..=60)
-        .map(|t| (t as f64, 0.0, if t % 20 == 0 { 100.0 } else { 0.5 }))
+    let sc = scenario(PLAIN);
+    let o = run(&sc);
+    let obs = &o.observations;
+    let runs: [Run; 1] = [("run", obs)];
+    let spec = charts::latency_over_time_chart(&runs);
+    for (i, svc) in ["history-1", "history-2"].iter().enumerate() {
+        let rows: Vec<&SampleRow> = obs.samples.iter().filter(|r| r.pool == i as u32).collect();
+        let p50: Vec<(f64, f64)> = rows
+            .iter()
+            .map(|r| (r.t as f64 / 1e9, r.wait_p50_ns as f64 / 1e6))
+            .collect();
+        let p99: Vec<(f64, f64)> = rows
+            .iter()
+            .map(|r| (r.t as f64 / 1e9, r.wait_p99_ns as f64 / 1e6))
+            .collect();
+        assert!(p99.iter().any(|p| p.1 > 0.0), "the plain pools wait");
+        assert_eq!(spec.series(&format!("{svc}: p50")).unwrap().points, p50);
+        assert_eq!(spec.series(&format!("{svc}: p99")).unwrap().points, p99);
+        let w = charts::window_latency(obs, i);
+        assert_eq!(w.len(), rows.len());
+        assert!(w.iter().zip(&p99).all(|(a, b)| a.0 == b.0 && a.2 == b.1));
+    }
+    // More than 4 pools: per service, the median p50 and the worst p99.
+    let many = scenario(&many_pools_yaml(&[("history", 3), ("matching", 2)], "1m"));
+    let m = run(&many);
+    let runs: [Run; 1] = [("run", &m.observations)];
+    let spec = charts::latency_over_time_chart(&runs);
+    let per: Vec<Vec<(f64, f64)>> = (0..3)
+        .map(|p| charts::gauge_series(&m.observations, p, |r| r.wait_p99_ns as f64 / 1e6))
         .collect();
-    let spec = charts::latency_over_time_chart(&[("run", &pts)]);
-    assert_eq!(spec.series("p50").unwrap().points.len(), 60);
-    assert_eq!(spec.series("p99").unwrap().points[19], (20.0, 100.0));
+    assert_eq!(
+        spec.series("history: p99 (worst of 3 pools)")
+            .unwrap()
+            .points,
+        charts::band_of(&per).2
+    );
+    assert!(spec.series("matching: p50 (median of 2 pools)").is_some());
     let f = charts::render(&spec).unwrap();
     roxmltree::Document::parse(&f.svg).unwrap();
     assert!(f.png.starts_with(&[0x89, b'P', b'N', b'G']));
@@ -817,11 +931,7 @@ fn charts_without_data_still_render() {
     );
     let o = run(&sc);
     let runs: [Run; 1] = [("run", &o.observations)];
-    let specs = charts::run_charts(
-        &runs,
-        &charts::reservoir_gauges(),
-        &charts::connect_limits(&sc.world),
-    );
+    let specs = charts::run_charts(&runs, &charts::connect_limits(&sc.world));
     let lat = chart(&specs, "checkout-latency-distribution");
     assert_eq!(lat.note.as_deref(), Some("no checkouts in this run"));
     let fails = chart(&specs, "refill-failures");
@@ -829,4 +939,415 @@ fn charts_without_data_still_render() {
     for f in charts::render_all(&specs).unwrap() {
         roxmltree::Document::parse(&f.svg).unwrap();
     }
+}
+
+/// The columns timeseries.csv had before the database/sql columns were
+/// appended: they keep their names and their positions.
+const OLD_HEADER: &str = "t_s,t_rfc3339,service,size,target,in_use,waiting,serving,requests,hits,hits_after_wait,failures,rejected_before_ready,checkouts,empty_events,discards,discard_expired,discard_guard,discard_full,scan_evictions,discard_expired_on_checkout,discard_insufficient_remaining_lifetime,discard_expired_on_wait,discard_insufficient_remaining_lifetime_on_wait,discard_expired_on_return,discard_insufficient_remaining_lifetime_on_return,discard_reservoir_full,discard_expired_on_scan,discard_expiring_soon_on_scan,refills,refill_failures,refill_failure_lease_acquire,refill_failure_rate_limit,refill_failure_token_provider,refill_failure_connection_open,limiter_waits,connects,work_started,work_completed,cluster_connections,cluster_connects";
+
+/// The appended columns and their values in a sample row.
+fn new_columns(r: &SampleRow) -> Vec<(String, f64)> {
+    let c = &r.counters;
+    let mut v: Vec<(String, f64)> = vec![
+        ("idle".into(), r.idle as f64),
+        ("open".into(), r.open as f64),
+        ("waited".into(), c.waited as f64),
+        ("wait_count".into(), r.wait_count as f64),
+        ("wait_p50_ms".into(), r.wait_p50_ns as f64 / 1e6),
+        ("wait_p99_ms".into(), r.wait_p99_ns as f64 / 1e6),
+        ("wait_max_ms".into(), r.wait_max_ns as f64 / 1e6),
+    ];
+    for f in FailCause::ALL {
+        v.push((
+            format!("failures_{}", f.name()),
+            c.failed[f as usize] as f64,
+        ));
+    }
+    v.push(("opens".into(), c.created as f64));
+    for k in CloseCause::ALL {
+        v.push((
+            format!("closes_{}", k.name()),
+            c.sql.closes[k as usize] as f64,
+        ));
+    }
+    v.push(("server_closed".into(), c.server_closed as f64));
+    v.push(("bad_conns".into(), c.bad_conns as f64));
+    for f in RefillFailure::ALL {
+        v.push((
+            format!("open_failure_{}", f.name()),
+            c.open_failures[f as usize] as f64,
+        ));
+    }
+    v
+}
+
+#[test]
+fn csv_appends_the_database_sql_columns() {
+    let header = poolsim::report::csv::header();
+    assert!(
+        header.starts_with(&format!("{OLD_HEADER},")),
+        "the old columns keep their order"
+    );
+    let sc = scenario(PLAIN);
+    let cmp = poolsim::compare::compare(&sc, &Stack::ALL, |_, _| {}).unwrap();
+    let mut seen_idle = false;
+    let mut seen_closes = false;
+    for m in &cmp.modes {
+        let obs = &m.output.observations;
+        let text = poolsim::report::csv::timeseries_csv(obs, sc.start_unix_ns);
+        let csv = Csv::parse(&text);
+        let appended: Vec<&str> = csv.header[OLD_HEADER.split(',').count()..]
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let want: Vec<String> = new_columns(&obs.samples[0])
+            .into_iter()
+            .map(|c| c.0)
+            .collect();
+        assert_eq!(appended, want, "appended columns, in order");
+        assert_eq!(csv.rows.len(), obs.samples.len());
+        for (row, r) in csv.rows.iter().zip(&obs.samples) {
+            assert_eq!(row.len(), csv.header.len());
+            assert_eq!(row[csv.col("service")], obs.pools[r.pool as usize].name);
+            for (name, value) in new_columns(r) {
+                let got: f64 = row[csv.col(&name)].parse().unwrap();
+                assert!(
+                    (got - value).abs() < 1e-9,
+                    "{}: {name} at t={} is {got} in the CSV but {value} in the sample",
+                    m.stack.name(),
+                    r.t
+                );
+            }
+            seen_idle |= r.idle > 0;
+            seen_closes |= r.counters.sql.closes.iter().sum::<u64>() > 0;
+        }
+    }
+    assert!(
+        seen_idle && seen_closes,
+        "the runs exercise the new columns"
+    );
+}
+
+#[test]
+fn openmetrics_has_the_database_sql_families() {
+    let sc = scenario(PLAIN);
+    let o = run(&sc);
+    let text = prom::openmetrics(&o.observations, sc.start_unix_ns);
+    let series = check_openmetrics(&text);
+    for fam in [
+        "# TYPE dsql_pool_open_connections gauge",
+        "# TYPE dsql_pool_idle_connections gauge",
+        "# TYPE dsql_pool_in_use_connections gauge",
+        "# TYPE dsql_pool_opens counter",
+        "# TYPE dsql_pool_closes counter",
+        "# TYPE dsql_pool_request_failures counter",
+    ] {
+        assert!(text.contains(fam), "missing {fam}");
+    }
+    let csv = Csv::parse(&poolsim::report::csv::timeseries_csv(
+        &o.observations,
+        sc.start_unix_ns,
+    ));
+    let start = sc.start_unix_ns as f64 / 1e9;
+    let check = |key: &str, column: &str, service: &str| {
+        let got = series.get(key).unwrap_or_else(|| panic!("no series {key}"));
+        let want: Vec<(f64, f64)> = csv
+            .series(service, column)
+            .into_iter()
+            .map(|(t, v)| (start + t, v))
+            .collect();
+        assert_close(got, &want, key);
+    };
+    for svc in ["history-1", "history-2"] {
+        let s = format!("service={svc}");
+        check(&format!("dsql_pool_open_connections{{{s}}}"), "open", svc);
+        check(&format!("dsql_pool_idle_connections{{{s}}}"), "idle", svc);
+        check(
+            &format!("dsql_pool_in_use_connections{{{s}}}"),
+            "in_use",
+            svc,
+        );
+        check(&format!("dsql_pool_opens_total{{{s}}}"), "opens", svc);
+        for k in CloseCause::ALL {
+            check(
+                &format!("dsql_pool_closes_total{{{s},cause={}}}", k.name()),
+                &format!("closes_{}", k.name()),
+                svc,
+            );
+        }
+        for f in FailCause::ALL {
+            check(
+                &format!("dsql_pool_request_failures_total{{{s},cause={}}}", f.name()),
+                &format!("failures_{}", f.name()),
+                svc,
+            );
+        }
+    }
+}
+
+#[test]
+fn plain_pool_charts_show_idle_and_open() {
+    let sc = scenario(PLAIN);
+    let o = run(&sc);
+    let obs = &o.observations;
+    let csv = Csv::parse(&poolsim::report::csv::timeseries_csv(obs, sc.start_unix_ns));
+    let runs: [Run; 1] = [("run", obs)];
+    let specs = charts::run_charts(&runs, &charts::connect_limits(&sc.world));
+    for (i, svc) in ["history-1", "history-2"].iter().enumerate() {
+        let c = chart(&specs, &format!("pool-{:02}-{svc}", i + 1));
+        for (series, column) in [
+            ("open (physical)", "open"),
+            ("idle (database/sql free list)", "idle"),
+            ("in use", "in_use"),
+            ("target_size (MaxOpen)", "target"),
+        ] {
+            assert_close(
+                &c.series(series).unwrap().points,
+                &csv.series(svc, column),
+                series,
+            );
+        }
+        // A plain pool has no reservoir.
+        assert!(c.series("ready (reservoir size)").is_none());
+    }
+    // Closes by cause stacked with the connections created.
+    let c = chart(&specs, "discards-refills");
+    let closes: Vec<&str> = c
+        .stacked
+        .iter()
+        .filter_map(|s| s.name.strip_prefix("closed: "))
+        .collect();
+    assert!(closes.contains(&"max_idle") && closes.contains(&"lifetime"));
+    for layer in &c.stacked {
+        let cause = layer.name.strip_prefix("closed: ").unwrap();
+        assert_close(
+            &layer.points,
+            &csv.rate(&["history-1", "history-2"], &format!("closes_{cause}")),
+            cause,
+        );
+    }
+    // Failed opens of database/sql, failures by cause on the rate chart.
+    let c = chart(&specs, "refill-failures");
+    assert!(c.series("failed: token_provider").is_some());
+    let c = chart(&specs, "checkout-rate");
+    assert!(c
+        .series("failed requests/s, deadline (mean per pool)")
+        .is_some());
+    assert!(c.series("empty events/s (mean per pool)").is_none());
+    for f in charts::render_all(&specs).unwrap() {
+        roxmltree::Document::parse(&f.svg).unwrap();
+    }
+}
+
+/// A short scenario for the comparison tests (two minutes, two pools).
+fn compare_scenario() -> Scenario {
+    scenario(&PLAIN.replace("duration: 3m", "duration: 2m"))
+}
+
+#[test]
+fn compare_writes_every_report() {
+    let sc = compare_scenario();
+    let cmp = poolsim::compare::compare(&sc, &Stack::ALL, |_, _| {}).unwrap();
+    let out = tmp("compare");
+    files::write_compare(&out, &cmp).unwrap();
+
+    let json: serde_json::Value =
+        serde_json::from_str(&read_str(&out.join("compare.json"))).expect("compare.json parses");
+    let modes = json["modes"].as_array().unwrap();
+    assert_eq!(modes.len(), 3);
+    let names: Vec<&str> = modes.iter().map(|m| m["mode"].as_str().unwrap()).collect();
+    assert_eq!(names, ["direct", "database_sql", "pool"]);
+    assert_eq!(json["file_mode"], "pool");
+
+    // Each mode's full reports.
+    for m in &names {
+        let d = out.join(m);
+        for f in [
+            "summary.json",
+            "timeseries.csv",
+            "metrics.prom",
+            "report.html",
+        ] {
+            assert!(d.join(f).is_file(), "{m}/{f} missing");
+        }
+        assert_eq!(files_with(&d.join("charts"), "svg").len(), 9, "{m}");
+        let summary: serde_json::Value =
+            serde_json::from_str(&read_str(&d.join("summary.json"))).unwrap();
+        assert!(summary["pools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["stack"] == *m));
+    }
+
+    // The overlaid charts: the modes on one axis, labelled by mode.
+    let charts_dir = out.join("charts");
+    let svgs = files_with(&charts_dir, "svg");
+    assert_eq!(svgs.len(), 9, "{svgs:?}");
+    assert_eq!(files_with(&charts_dir, "png").len(), 9);
+    for s in &svgs {
+        let text = read_str(s);
+        roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", s.display()));
+        if !s.ends_with("refill-failures.svg") {
+            for m in &names {
+                assert!(
+                    text.contains(&format!("{m}: ")),
+                    "{} has no {m} series",
+                    s.display()
+                );
+            }
+        }
+    }
+
+    // The page: self-contained, every chart inline, every field of every mode.
+    let page = read_str(&out.join("report.html"));
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    let body = page.trim_start_matches("<!DOCTYPE html>\n");
+    roxmltree::Document::parse(body).expect("report.html is well nested");
+    for s in &svgs {
+        let stem = s.file_stem().unwrap().to_str().unwrap();
+        assert!(
+            page.contains(&format!("id=\"{}\"", html::chart_id(stem))),
+            "report.html lacks chart {stem}"
+        );
+        assert!(page.contains(&format!("charts/{stem}.png")));
+    }
+    assert_eq!(page.matches("<svg").count(), svgs.len());
+    let without_ns = page.replace("http://www.w3.org/2000/svg", "");
+    assert!(!without_ns.contains("http://") && !without_ns.contains("https://"));
+    assert!(page.contains("plain reports test"));
+    for m in &names {
+        assert!(page.contains(&format!("href=\"{m}/report.html\"")));
+    }
+    // The file's own mode is highlighted, in the table and the verdicts.
+    assert!(page.contains("<th class=\"own\">pool (file)</th>"));
+    assert!(page.contains("<tr class=\"own\"><td class=\"l\">pool</td>"));
+    // Every CompareRow field, nested ones flattened with a dot.
+    fn keys(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    keys(&key, x, out);
+                }
+            }
+            _ => out.push(prefix.to_string()),
+        }
+    }
+    let mut all = Vec::new();
+    keys("", &modes[0], &mut all);
+    assert!(all.len() > 20);
+    for k in all.iter().filter(|k| *k != "mode") {
+        assert!(
+            page.contains(&format!("<code>{k}</code>")),
+            "report.html lacks row {k}"
+        );
+    }
+    // The side-by-side figures are the compare.json values.
+    let requests: Vec<String> = modes
+        .iter()
+        .map(|m| m["requests"].as_u64().unwrap().to_string())
+        .collect();
+    let row = format!(
+        "<td>{}</td><td>{}</td><td class=\"own\">{}</td>",
+        requests[0], requests[1], requests[2]
+    );
+    assert!(page.contains(&row), "requests row {row}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn compare_overlays_one_colour_per_mode() {
+    let sc = compare_scenario();
+    let cmp = poolsim::compare::compare(&sc, &Stack::ALL, |_, _| {}).unwrap();
+    let runs: Vec<Run> = cmp
+        .modes
+        .iter()
+        .map(|m| (m.stack.name(), &m.output.observations))
+        .collect();
+    let specs = charts::run_charts(&runs, &charts::connect_limits(&sc.world));
+    for s in &specs {
+        assert!(
+            s.lines.len() + s.bands.len() <= 2 * charts::MAX_LINES + 3,
+            "{} is a tangle",
+            s.stem
+        );
+        for l in &s.lines {
+            if let Some(ri) = ["direct", "database_sql", "pool"]
+                .iter()
+                .position(|m| l.name.starts_with(&format!("{m}: ")))
+            {
+                assert_eq!(l.color, charts::run_color(ri), "{}: {}", s.stem, l.name);
+            }
+        }
+    }
+    // Pool state: each mode's open and in-use connections of the pool.
+    let c = chart(&specs, "pool-01-history-1");
+    for (ri, m) in cmp.modes.iter().enumerate() {
+        let obs = &m.output.observations;
+        let name = m.stack.name();
+        assert_close(
+            &c.series(&format!("{name}: open (physical)"))
+                .unwrap()
+                .points,
+            &charts::gauge_series(obs, 0, |r| r.open as f64),
+            name,
+        );
+        assert_close(
+            &c.series(&format!("{name}: in use")).unwrap().points,
+            &charts::gauge_series(obs, 0, |r| r.in_use as f64),
+            name,
+        );
+        assert_eq!(
+            c.series(&format!("{name}: open (physical)")).unwrap().color,
+            charts::run_color(ri)
+        );
+    }
+    // Latency over time: each mode's p99 (2 pools: the worse pool per window).
+    let c = chart(&specs, "checkout-latency-over-time");
+    for m in &cmp.modes {
+        let obs = &m.output.observations;
+        let per: Vec<Vec<(f64, f64)>> = (0..2)
+            .map(|p| charts::gauge_series(obs, p, |r| r.wait_p99_ns as f64 / 1e6))
+            .collect();
+        assert_eq!(
+            c.series(&format!("{}: p99 (worst of 2 pools)", m.stack.name()))
+                .unwrap()
+                .points,
+            charts::band_of(&per).2
+        );
+    }
+}
+
+#[test]
+fn compare_is_deterministic() {
+    let a = tmp("cmp-det-a");
+    let b = tmp("cmp-det-b");
+    for d in [&a, &b] {
+        let sc = compare_scenario();
+        let cmp = poolsim::compare::compare(&sc, &Stack::ALL, |_, _| {}).unwrap();
+        files::write_compare(d, &cmp).unwrap();
+    }
+    assert!(read(&a.join("compare.json")) == read(&b.join("compare.json")));
+    assert!(read(&a.join("report.html")) == read(&b.join("report.html")));
+    let mut compared = 0;
+    for dir in [
+        "charts",
+        "direct/charts",
+        "database_sql/charts",
+        "pool/charts",
+    ] {
+        for p in files_with(&a.join(dir), "svg") {
+            let q = b.join(dir).join(p.file_name().unwrap());
+            assert!(read(&p) == read(&q), "{} differs", p.display());
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 4 * 9);
+    let _ = std::fs::remove_dir_all(&a);
+    let _ = std::fs::remove_dir_all(&b);
 }

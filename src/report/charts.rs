@@ -18,13 +18,20 @@
 //! With more than [`MAX_LINES`] lines a chart would be a tangle, so pools are
 //! then grouped by service (the name before a trailing `-<digits>`, or "all
 //! pools") and drawn as a min–max band around the median (see [`pool_groups`]).
+//! Several runs (a comparison of modes) are drawn one colour per run
+//! ([`RUN_COLORS`]), the quantity told by the line style (solid, dashed,
+//! dotted, × and ▲ marks); per-pool quantities are then shown as each run's
+//! totals, so a chart keeps a handful of lines.
 //!
 //! Output is deterministic: no clocks, no hash-map iteration, integer pixel
 //! coordinates, fixed-precision labels.
 
 use crate::model::refiller::RefillFailure;
 use crate::model::reservoir::Discard;
-use crate::model::world::{LimiterConfig, Observations, PoolCounters, SampleRow, WorldConfig};
+use crate::model::sql_pool::CloseCause;
+use crate::model::world::{
+    FailCause, LimiterConfig, Observations, PoolCounters, SampleRow, Stack, WorldConfig,
+};
 use anyhow::anyhow;
 use hdrhistogram::Histogram;
 use plotters::coord::types::RangedCoordf64;
@@ -74,7 +81,12 @@ const BLUE: usize = 0;
 const ORANGE: usize = 1;
 const GREEN: usize = 2;
 const RED: usize = 3;
+const PURPLE: usize = 4;
+const BROWN: usize = 5;
+const PINK: usize = 6;
 const GREY: usize = 7;
+const OLIVE: usize = 8;
+const CYAN: usize = 9;
 const BLACK: usize = 10;
 const DARK: usize = 11;
 
@@ -90,6 +102,8 @@ pub enum Mark {
     Line,
     /// A dashed line (targets, limits, the second quantity of a pair).
     Dashed,
+    /// A dotted line (a third quantity of one colour).
+    Dotted,
     /// A cross at each point (events: only the windows where they happened).
     Cross,
     /// A triangle at each point.
@@ -168,6 +182,9 @@ pub struct ChartSpec {
     /// The end of the x axis in data units (a time chart spans the whole run
     /// even when it has nothing to draw); None: the data's extent.
     pub x_max: Option<f64>,
+    /// A logarithmic y axis (values at or below its floor, zeros included,
+    /// are drawn on the bottom line). The points keep their values.
+    pub y_log: bool,
 }
 
 impl ChartSpec {
@@ -184,6 +201,7 @@ impl ChartSpec {
             hlines: Vec::new(),
             note: None,
             x_max: None,
+            y_log: false,
         }
     }
 
@@ -469,45 +487,96 @@ pub struct Gauge {
     pub mark: Mark,
 }
 
-/// The reservoir gauges: ready (buffer size), target (target_ready), in use.
-/// A plain-pool mode adds e.g. `Gauge { name: "open", value: |r| r.open as f64, color: 2, mark: Mark::Line }`.
-pub fn reservoir_gauges() -> Vec<Gauge> {
-    vec![
-        Gauge {
+/// The gauges of pools on `stacks` (one group of a chart): `open` (physical
+/// connections) and `idle` (database/sql's free list) when one of them runs
+/// database/sql, `ready` (reservoir size) when one has a reservoir, then `in
+/// use` and the target (dashed): `target_ready` for reservoirs,
+/// `target_size` for plain pools.
+pub fn gauges_for(stacks: &[Stack]) -> Vec<Gauge> {
+    let reservoir = stacks.iter().any(|s| s.has_reservoir());
+    let sql = stacks.iter().any(|s| *s != Stack::Direct);
+    let mut v = Vec::new();
+    if sql {
+        v.push(Gauge {
+            name: "open (physical)",
+            value: |r| r.open as f64,
+            color: GREEN,
+            mark: Mark::Line,
+        });
+    }
+    if reservoir {
+        v.push(Gauge {
             name: "ready (reservoir size)",
             value: |r| r.ready as f64,
             color: BLUE,
             mark: Mark::Line,
-        },
-        Gauge {
-            name: "target",
-            value: |r| r.target as f64,
-            color: GREY,
-            mark: Mark::Dashed,
-        },
-        Gauge {
-            name: "in use",
-            value: |r| r.in_use as f64,
-            color: ORANGE,
+        });
+    }
+    if sql {
+        v.push(Gauge {
+            name: "idle (database/sql free list)",
+            value: |r| r.idle as f64,
+            color: PURPLE,
             mark: Mark::Line,
+        });
+    }
+    v.push(Gauge {
+        name: "in use",
+        value: |r| r.in_use as f64,
+        color: ORANGE,
+        mark: Mark::Line,
+    });
+    let all_reservoir = stacks.iter().all(|s| s.has_reservoir());
+    v.push(Gauge {
+        name: if !reservoir {
+            "target_size (MaxOpen)"
+        } else if all_reservoir {
+            "target_ready"
+        } else {
+            "target (target_ready; target_size for plain pools)"
         },
-    ]
+        value: |r| r.target as f64,
+        color: GREY,
+        mark: Mark::Dashed,
+    });
+    v
 }
 
-/// A colour for gauge/quantity `base` of run `run` (the same colours for the
-/// first run, shifted for the others so runs stay apart).
-fn run_color(run: usize, base: usize) -> usize {
-    // Where each palette colour goes in the second and third run: blue ->
-    // purple, orange -> brown, grey -> dark grey, ... (no colour of the first
-    // run's standard set is reused for another quantity).
-    const ALT: [[usize; 12]; 2] = [
-        [4, 5, 8, 6, 0, 1, 3, 11, 2, 0, 11, 7],
-        [9, 8, 5, 4, 2, 3, 1, 10, 0, 4, 7, 10],
-    ];
-    if run == 0 {
-        base
+/// The gauges of a direct-stack reservoir: ready, in use, target_ready.
+pub fn reservoir_gauges() -> Vec<Gauge> {
+    gauges_for(&[Stack::Direct])
+}
+
+/// Colours of the runs of a comparison, in run order: every series of a run
+/// has its run's colour (and the quantity is told by the line style).
+pub const RUN_COLORS: [usize; 8] = [BLUE, ORANGE, GREEN, PURPLE, BROWN, PINK, CYAN, OLIVE];
+
+/// Colours of the pools (or services) of one run's per-pool lines; red,
+/// black and the failure colours are kept for event marks.
+const GROUP_COLORS: [usize; 8] = [BLUE, ORANGE, GREEN, CYAN, OLIVE, GREY, DARK, PURPLE];
+
+/// The colour of run `ri` of a comparison.
+pub fn run_color(ri: usize) -> usize {
+    RUN_COLORS[ri % RUN_COLORS.len()]
+}
+
+/// The colour of a quantity: `base` in a single run, the run's colour when
+/// comparing.
+fn hue(runs: &[Run], ri: usize, base: usize) -> usize {
+    if runs.len() > 1 {
+        run_color(ri)
     } else {
-        ALT[(run - 1) % 2][base % PALETTE.len()]
+        base
+    }
+}
+
+/// The line style of run `ri` in a chart that draws one quantity per run:
+/// solid, dashed, dotted, so that runs whose lines coincide stay visible.
+fn run_mark(runs: &[Run], ri: usize) -> Mark {
+    if runs.len() > 1 {
+        [Mark::Line, Mark::Dashed, Mark::Dotted][ri % 3]
+    } else {
+        Mark::Line
     }
 }
 
@@ -530,14 +599,54 @@ pub fn stem_part(name: &str) -> String {
     }
 }
 
-/// One chart per pool (or per service band, with many pools): the gauges
-/// over time, e.g. ready vs target with in use on the same axis.
-pub fn pool_state_charts(runs: &[Run], gauges: &[Gauge]) -> Vec<ChartSpec> {
+/// A gauge summed over `pools` at every sample: (t seconds, sum).
+pub fn gauge_sum_series(
+    obs: &Observations,
+    pools: &[usize],
+    f: impl Fn(&SampleRow) -> f64,
+) -> Vec<(f64, f64)> {
+    instants(obs)
+        .map(|c| {
+            let sum = pools.iter().filter_map(|&p| c.get(p)).map(&f).sum();
+            (secs(c[0].t), sum)
+        })
+        .collect()
+}
+
+/// What the pool-state chart of pools on `stacks` shows (title part) and
+/// how to read it (caption).
+fn pool_state_text(stacks: &[Stack]) -> (&'static str, &'static str) {
+    let reservoir = stacks.iter().any(|s| s.has_reservoir());
+    let sql = stacks.iter().any(|s| *s != Stack::Direct);
+    match (reservoir, sql) {
+        (true, false) => (
+            "reservoir ready vs target, in use",
+            "Ready connections should sit on the dashed target_ready; a dip is demand draining the buffer and the climb back is the refiller's recovery; in use is what requests hold.",
+        ),
+        (true, true) => (
+            "reservoir ready vs target, idle, open, in use",
+            "Ready (the reservoir buffer) should sit on the dashed target_ready. database/sql keeps the connections it took from the reservoir on its free list (idle) and hands them back only when it closes them, so open = ready + idle + in use is what the cluster sees, and ready + idle is the reserve.",
+        ),
+        (false, _) => (
+            "open vs target_size, idle, in use",
+            "Open physical connections (ready + idle + in use) against the dashed target_size (MaxOpen): in use is what requests hold, idle is database/sql's free list. Requests queue once in use reaches target_size; open below the target means closed connections (max_idle, lifetime, server close) must be reopened on demand.",
+        ),
+    }
+}
+
+/// One chart per pool (or per service band, with many pools): the gauges of
+/// the pool's stack over time ([`gauges_for`]), e.g. ready vs target with in
+/// use on the same axis.
+///
+/// Several runs (a comparison): every run in its own colour, showing the
+/// quantities every stack has: open physical connections (solid), in use
+/// (dotted) and the target (dashed, one grey line when every run has the
+/// same). A group of several pools is then drawn as the group's totals.
+pub fn pool_state_charts(runs: &[Run]) -> Vec<ChartSpec> {
     let Some(first) = runs.first() else {
         return Vec::new();
     };
     let groups = pool_groups(&names_of(first.1), MAX_LINES);
-    let grouped = groups.iter().any(|g| g.pools.len() > 1);
     let mut out = Vec::new();
     for (gi, g) in groups.iter().enumerate() {
         let names: Vec<&str> = g
@@ -545,48 +654,99 @@ pub fn pool_state_charts(runs: &[Run], gauges: &[Gauge]) -> Vec<ChartSpec> {
             .iter()
             .map(|&i| first.1.pools[i].name.as_str())
             .collect();
-        let (title, caption) = if grouped {
-            (
-                format!("Reservoir of {} ({} pools): ready vs target, in use", g.name, g.pools.len()),
-                format!(
-                    "Bands span the min–max over the {} pools of {}, lines are their median: ready should sit on the dashed target; dips are demand draining the buffer, the climb back is the refiller.",
-                    g.pools.len(),
-                    g.name
-                ),
-            )
+        let stem = format!("pool-{:02}-{}", gi + 1, stem_part(&g.name));
+        let spec = if runs.len() == 1 {
+            pool_state_single(&stem, g, first.1)
         } else {
-            (
-                format!("Pool {}: reservoir ready vs target, in use", g.name),
-                "Ready connections should sit on the dashed target; a dip is demand draining the buffer and the climb back is the refiller's recovery; in use is what requests hold.".to_string(),
-            )
+            pool_state_overlay(&stem, g, runs, &names)
         };
-        let mut spec = ChartSpec::new(
-            &format!("pool-{:02}-{}", gi + 1, stem_part(&g.name)),
-            &title,
-            caption,
-            XAxis::Time,
-            "connections",
-        );
-        spec.x_max = run_end(runs);
-        for (ri, (_, obs)) in runs.iter().enumerate() {
-            let idx = pools_named(obs, &names);
-            for gauge in gauges {
-                let per_pool: Vec<Vec<(f64, f64)>> = idx
-                    .iter()
-                    .map(|&p| gauge_series(obs, p, gauge.value))
-                    .collect();
-                add_group_curve(
-                    &mut spec,
-                    &label(runs, ri, gauge.name),
-                    per_pool,
-                    run_color(ri, gauge.color),
-                    gauge.mark,
-                );
-            }
-        }
         out.push(spec);
     }
     out
+}
+
+fn pool_state_single(stem: &str, g: &PoolGroup, obs: &Observations) -> ChartSpec {
+    let stacks: Vec<Stack> = g.pools.iter().map(|&i| obs.pools[i].stack).collect();
+    let (what, how) = pool_state_text(&stacks);
+    let n = g.pools.len();
+    let (title, caption) = if n > 1 {
+        (
+            format!("{} ({n} pools): {what}", g.name),
+            format!(
+                "Bands span the min–max over the {n} pools of {}, lines are their median. {how}",
+                g.name
+            ),
+        )
+    } else {
+        (format!("Pool {}: {what}", g.name), how.to_string())
+    };
+    let mut spec = ChartSpec::new(stem, &title, caption, XAxis::Time, "connections");
+    spec.x_max = Some(secs(obs.duration));
+    for gauge in gauges_for(&stacks) {
+        let per_pool: Vec<Points> = g
+            .pools
+            .iter()
+            .map(|&p| gauge_series(obs, p, gauge.value))
+            .collect();
+        add_group_curve(&mut spec, gauge.name, per_pool, gauge.color, gauge.mark);
+    }
+    spec
+}
+
+fn pool_state_overlay(stem: &str, g: &PoolGroup, runs: &[Run], names: &[&str]) -> ChartSpec {
+    let n = g.pools.len();
+    let (title, caption) = if n > 1 {
+        (
+            format!("{} ({n} pools, summed): open and in-use connections", g.name),
+            format!(
+                "One colour per run; totals over the {n} pools of {}: open physical connections (solid; ready + idle + in use), connections held by requests (dotted) and the target (dashed). The gap between open and in use is the reserve each run keeps.",
+                g.name
+            ),
+        )
+    } else {
+        (
+            format!("Pool {}: open and in-use connections", g.name),
+            "One colour per run: open physical connections (solid; ready + idle + in use), connections held by requests (dotted) and the target (dashed: target_ready, or target_size for a plain pool). The gap between open and in use is the reserve each run keeps.".to_string(),
+        )
+    };
+    let mut spec = ChartSpec::new(stem, &title, caption, XAxis::Time, "connections");
+    spec.x_max = run_end(runs);
+    let mut targets: Vec<Points> = Vec::new();
+    for (ri, (_, obs)) in runs.iter().enumerate() {
+        let idx = pools_named(obs, names);
+        let c = run_color(ri);
+        spec.lines.push(Series {
+            name: label(runs, ri, "open (physical)"),
+            points: gauge_sum_series(obs, &idx, |r| r.open as f64),
+            color: c,
+            mark: Mark::Line,
+        });
+        spec.lines.push(Series {
+            name: label(runs, ri, "in use"),
+            points: gauge_sum_series(obs, &idx, |r| r.in_use as f64),
+            color: c,
+            mark: Mark::Dotted,
+        });
+        targets.push(gauge_sum_series(obs, &idx, |r| r.target as f64));
+    }
+    if targets.windows(2).all(|w| w[0] == w[1]) {
+        spec.lines.push(Series {
+            name: "target (every run)".into(),
+            points: targets.swap_remove(0),
+            color: GREY,
+            mark: Mark::Dashed,
+        });
+    } else {
+        for (ri, points) in targets.into_iter().enumerate() {
+            spec.lines.push(Series {
+                name: label(runs, ri, "target"),
+                points,
+                color: run_color(ri),
+                mark: Mark::Dashed,
+            });
+        }
+    }
+    spec
 }
 
 /// The end of the longest run, seconds.
@@ -598,75 +758,166 @@ fn all_pools(obs: &Observations) -> Vec<usize> {
     (0..obs.pools.len()).collect()
 }
 
+fn any_reservoir(obs: &Observations) -> bool {
+    obs.pools.iter().any(|p| p.stack.has_reservoir())
+}
+
+/// Fixed colour of a request-failure cause.
+fn cause_color(f: FailCause) -> usize {
+    match f {
+        FailCause::Deadline => BLACK,
+        FailCause::NoConnection => PURPLE,
+        FailCause::OpenFailed => BROWN,
+        FailCause::BadConn => PINK,
+    }
+}
+
+/// Failed requests by cause, summed over all pools, in words ("none").
+fn failures_in_words(obs: &Observations) -> String {
+    let parts: Vec<String> = FailCause::ALL
+        .iter()
+        .filter_map(|&f| {
+            let n: u64 = obs
+                .pools
+                .iter()
+                .map(|p| p.counters.failed[f as usize])
+                .sum();
+            (n > 0).then(|| format!("{n} {}", f.name()))
+        })
+        .collect();
+    if parts.is_empty() {
+        "no failures".into()
+    } else {
+        format!("failures: {}", parts.join(", "))
+    }
+}
+
 /// Requests per second per sample window, per pool (or service band), with
-/// windows that had empty events or failed requests marked.
+/// the windows that had empty events (×) or failed requests (▲, one colour
+/// per cause) marked. Several runs: each run's total over all pools, with its
+/// empty events and failures, in the run's colour.
 pub fn checkout_rate_chart(runs: &[Run]) -> ChartSpec {
     let mut spec = ChartSpec::new(
         "checkout-rate",
-        "Checkout requests per second (per sample window)",
+        "Requests per second (per sample window)",
         String::new(),
         XAxis::Time,
         "requests per second",
     );
     spec.x_max = run_end(runs);
-    let max = (MAX_LINES / runs.len().max(1)).max(1);
-    let mut empties = 0u64;
-    let mut failures = 0u64;
-    for (ri, (_, obs)) in runs.iter().enumerate() {
-        let groups = pool_groups(&names_of(obs), max);
-        for (gi, g) in groups.iter().enumerate() {
-            let per_pool = g
+    if runs.len() > 1 {
+        let mut totals = Vec::new();
+        for (ri, (name, obs)) in runs.iter().enumerate() {
+            let all = all_pools(obs);
+            let c = run_color(ri);
+            spec.lines.push(Series {
+                name: label(runs, ri, "requests/s (all pools)"),
+                points: rate_series(obs, &all, |c| c.requests),
+                color: c,
+                mark: run_mark(runs, ri),
+            });
+            let empties: u64 = obs
                 .pools
                 .iter()
-                .map(|&p| rate_series(obs, &[p], |c| c.requests))
-                .collect();
-            let c = run_color(ri, gi);
-            add_group_curve(
-                &mut spec,
-                &label(runs, ri, &g.name),
-                per_pool,
-                c,
-                Mark::Line,
-            );
+                .map(|p| p.counters.reservoir.empty_events)
+                .sum();
+            // Only the marks a run has (the caption gives every run's totals).
+            let marks = [
+                (
+                    "empty events/s",
+                    nonzero(&rate_series(obs, &all, |c| c.reservoir.empty_events)),
+                    Mark::Cross,
+                ),
+                (
+                    "failed requests/s",
+                    nonzero(&rate_series(obs, &all, |c| c.failures)),
+                    Mark::Triangle,
+                ),
+            ];
+            for (what, points, mark) in marks {
+                if !points.is_empty() {
+                    spec.lines.push(Series {
+                        name: label(runs, ri, what),
+                        points,
+                        color: c,
+                        mark,
+                    });
+                }
+            }
+            totals.push(format!(
+                "{name}: {empties} empty events, {}",
+                failures_in_words(obs)
+            ));
         }
-        let all = all_pools(obs);
-        empties += obs
+        spec.caption = format!(
+            "Requests per second over all pools in each sample window, one colour per run (runs of one scenario see the same arrivals, so their lines overlap); × marks windows with empty events (TryCheckout found no usable connection) and ▲ windows with failed requests, at their rate ({}).",
+            totals.join("; ")
+        );
+        return spec;
+    }
+    let Some((_, obs)) = runs.first() else {
+        return spec;
+    };
+    let groups = pool_groups(&names_of(obs), MAX_LINES);
+    for (gi, g) in groups.iter().enumerate() {
+        let per_pool = g
             .pools
             .iter()
-            .map(|p| p.counters.reservoir.empty_events)
-            .sum::<u64>();
-        failures += obs.pools.iter().map(|p| p.counters.failures).sum::<u64>();
-        // Events on the same per-pool scale as the request lines.
-        let per = all.len().max(1) as f64;
-        let (what_e, what_f) = if all.len() > 1 {
-            (
-                "empty events/s (mean per pool)",
-                "failed requests/s (mean per pool)",
-            )
-        } else {
-            ("empty events/s", "failed requests/s")
-        };
-        let mean = |pts: Vec<(f64, f64)>| -> Vec<(f64, f64)> {
-            pts.into_iter().map(|p| (p.0, p.1 / per)).collect()
-        };
+            .map(|&p| rate_series(obs, &[p], |c| c.requests))
+            .collect();
+        add_group_curve(
+            &mut spec,
+            &g.name,
+            per_pool,
+            GROUP_COLORS[gi % GROUP_COLORS.len()],
+            Mark::Line,
+        );
+    }
+    let all = all_pools(obs);
+    // Events on the same per-pool scale as the request lines.
+    let per = all.len().max(1) as f64;
+    let suffix = if all.len() > 1 {
+        " (mean per pool)"
+    } else {
+        ""
+    };
+    let mean = |pts: Vec<(f64, f64)>| -> Vec<(f64, f64)> {
+        pts.into_iter().map(|p| (p.0, p.1 / per)).collect()
+    };
+    let empties: u64 = obs
+        .pools
+        .iter()
+        .map(|p| p.counters.reservoir.empty_events)
+        .sum();
+    if any_reservoir(obs) {
         spec.lines.push(Series {
-            name: label(runs, ri, what_e),
+            name: format!("empty events/s{suffix}"),
             points: mean(nonzero(&rate_series(obs, &all, |c| {
                 c.reservoir.empty_events
             }))),
-            color: run_color(ri, RED),
+            color: RED,
             mark: Mark::Cross,
         });
+    }
+    for f in FailCause::ALL {
+        let n: u64 = obs
+            .pools
+            .iter()
+            .map(|p| p.counters.failed[f as usize])
+            .sum();
+        if n == 0 {
+            continue;
+        }
         spec.lines.push(Series {
-            name: label(runs, ri, what_f),
-            points: mean(nonzero(&rate_series(obs, &all, |c| c.failures))),
-            color: if ri == 0 { BLACK } else { DARK },
+            name: format!("failed requests/s, {}{suffix}", f.name()),
+            points: mean(nonzero(&rate_series(obs, &all, |c| c.failed[f as usize]))),
+            color: cause_color(f),
             mark: Mark::Triangle,
         });
     }
     spec.caption = format!(
-        "Requests per second each pool served in every sample window; a red × marks a window with empty events (TryCheckout found no usable connection) and a black ▲ one with failed requests, at their per-pool rate ({} empty events and {} failures in total).",
-        empties, failures
+        "Requests per second each pool served in every sample window; a red × marks a window with empty events (TryCheckout found no usable connection) and a ▲ one with failed requests, coloured by cause (deadline: the request timed out waiting; no_connection: the reservoir's Open() failed or database/sql's retries ran out; open_failed: its own open was refused; bad_conn: a server-closed connection), at their per-pool rate ({empties} empty events, {}).",
+        failures_in_words(obs)
     );
     spec
 }
@@ -686,36 +937,62 @@ fn discard_color(d: Discard) -> usize {
     }
 }
 
+/// Fixed colour of a database/sql close cause.
+fn close_color(c: CloseCause) -> usize {
+    match c {
+        CloseCause::Lifetime => PURPLE,
+        CloseCause::IdleTime => CYAN,
+        CloseCause::MaxIdle => GREY,
+        CloseCause::Bad => RED,
+    }
+}
+
 fn total_discards(c: &PoolCounters) -> u64 {
     c.reservoir.discards.iter().sum()
 }
 
-/// Discards per second by reason (stacked, all pools) and refills per second,
-/// per sample window. Comparing several runs: one line of all discards and
-/// one of refills per run.
+/// The plain pools of a run: their database/sql closes are physical closes
+/// (in the `database_sql` stack a close hands the connection back to the
+/// reservoir, whose discards count it).
+fn plain_pools(obs: &Observations) -> Vec<usize> {
+    (0..obs.pools.len())
+        .filter(|&i| obs.pools[i].stack == Stack::Plain)
+        .collect()
+}
+
+fn total_closes(c: &PoolCounters) -> u64 {
+    c.sql.closes.iter().sum()
+}
+
+/// Connections removed per second by reason (stacked, all pools): reservoir
+/// discards, and the database/sql closes of plain pools; and connections
+/// created per second, per sample window. Several runs: one line of all
+/// removals and one (dashed) of creations per run.
 pub fn discards_chart(runs: &[Run]) -> ChartSpec {
     let mut spec = ChartSpec::new(
         "discards-refills",
-        "Discards by reason (stacked) and refills, all pools",
+        if runs.len() > 1 {
+            "Connections discarded or closed, and created"
+        } else {
+            "Connections discarded or closed by reason (stacked), and created"
+        },
         String::new(),
         XAxis::Time,
         "connections per second",
     );
     spec.x_max = run_end(runs);
-    let mut total = 0u64;
-    let mut refills = 0u64;
+    let (mut discards, mut closes, mut created) = (0u64, 0u64, 0u64);
     for (ri, (_, obs)) in runs.iter().enumerate() {
         let all = all_pools(obs);
-        total += obs
-            .pools
+        let plain = plain_pools(obs);
+        let run_discards: u64 = obs.pools.iter().map(|p| total_discards(&p.counters)).sum();
+        let run_closes: u64 = plain
             .iter()
-            .map(|p| total_discards(&p.counters))
-            .sum::<u64>();
-        refills += obs
-            .pools
-            .iter()
-            .map(|p| p.counters.refiller.refills)
-            .sum::<u64>();
+            .map(|&i| total_closes(&obs.pools[i].counters))
+            .sum();
+        discards += run_discards;
+        closes += run_closes;
+        created += obs.pools.iter().map(|p| p.counters.created).sum::<u64>();
         if runs.len() == 1 {
             for d in Discard::ALL {
                 let n: u64 = obs
@@ -732,18 +1009,37 @@ pub fn discards_chart(runs: &[Run]) -> ChartSpec {
                     });
                 }
             }
+            for k in CloseCause::ALL {
+                let n: u64 = plain
+                    .iter()
+                    .map(|&i| obs.pools[i].counters.sql.closes[k as usize])
+                    .sum();
+                if n > 0 {
+                    spec.stacked.push(Series {
+                        name: format!("closed: {}", k.name()),
+                        points: rate_series(obs, &plain, |c| c.sql.closes[k as usize]),
+                        color: close_color(k),
+                        mark: Mark::Line,
+                    });
+                }
+            }
         } else {
+            let removed: Points = rate_series(obs, &all, total_discards)
+                .into_iter()
+                .zip(rate_series(obs, &plain, total_closes))
+                .map(|(a, b)| (a.0, a.1 + b.1))
+                .collect();
             spec.lines.push(Series {
-                name: label(runs, ri, "discards/s"),
-                points: rate_series(obs, &all, total_discards),
-                color: run_color(ri, RED),
+                name: label(runs, ri, "discarded or closed/s"),
+                points: removed,
+                color: run_color(ri),
                 mark: Mark::Line,
             });
         }
         spec.lines.push(Series {
-            name: label(runs, ri, "refills/s (connections created)"),
-            points: rate_series(obs, &all, |c| c.refiller.refills),
-            color: if ri == 0 { BLACK } else { run_color(ri, BLUE) },
+            name: label(runs, ri, "connections created/s"),
+            points: rate_series(obs, &all, |c| c.created),
+            color: hue(runs, ri, BLACK),
             mark: if runs.len() == 1 {
                 Mark::Line
             } else {
@@ -751,57 +1047,81 @@ pub fn discards_chart(runs: &[Run]) -> ChartSpec {
             },
         });
     }
-    if total == 0 && refills == 0 {
-        spec.note = Some("no discards and no refills in this run".into());
+    if discards == 0 && closes == 0 && created == 0 {
+        spec.note = Some("no connections created, discarded or closed in this run".into());
     }
+    let key = if runs.len() == 1 {
+        "stacked by reason, against the connections created (black)"
+    } else {
+        "one colour per run: removed (solid) against created (dashed)"
+    };
     spec.caption = format!(
-        "Why connections left the reservoir in each sample window, stacked by reason, against the connections the refiller created (black): refills above discards grow the buffer; reservoir_full discards mean returns found the buffer already full ({total} discards, {refills} refills in total)."
+        "Connections that left in each sample window, {key}: reservoir discards, and the database/sql closes of plain pools. Creation above removal grows the pool; reservoir_full discards are returns that found the buffer full, max_idle closes returns that found MaxIdle connections idle, expiry and lifetime removals are turnover ({discards} discards, {closes} closes, {created} connections created in total)."
     );
     spec
 }
 
-/// Failed refills per second by reason (stacked, all pools), per sample window.
+/// Failed opens per second by reason (stacked, all pools), per sample window:
+/// every opener's (the refiller, database/sql, the warmup, the keeper).
+/// Several runs: one line of all failed opens per run.
 pub fn refill_failures_chart(runs: &[Run]) -> ChartSpec {
     let mut spec = ChartSpec::new(
         "refill-failures",
-        "Refill failures by reason, all pools",
+        if runs.len() > 1 {
+            "Failed opens, all pools"
+        } else {
+            "Failed opens by reason, all pools"
+        },
         String::new(),
         XAxis::Time,
         "failed opens per second",
     );
     spec.x_max = run_end(runs);
-    let colors = [4, 3, 1, 5];
+    let colors = [PURPLE, RED, ORANGE, BROWN];
     let mut total = 0u64;
     for (ri, (_, obs)) in runs.iter().enumerate() {
         let all = all_pools(obs);
+        let run_total: u64 = obs
+            .pools
+            .iter()
+            .map(|p| p.counters.open_failures.iter().sum::<u64>())
+            .sum();
+        total += run_total;
+        if runs.len() > 1 {
+            spec.lines.push(Series {
+                name: label(runs, ri, "failed opens/s"),
+                points: rate_series(obs, &all, |c| c.open_failures.iter().sum()),
+                color: run_color(ri),
+                mark: run_mark(runs, ri),
+            });
+            continue;
+        }
         for (fi, f) in RefillFailure::ALL.into_iter().enumerate() {
             let n: u64 = obs
                 .pools
                 .iter()
-                .map(|p| p.counters.refiller.failures[f as usize])
+                .map(|p| p.counters.open_failures[f as usize])
                 .sum();
-            total += n;
-            if n == 0 {
-                continue;
-            }
-            let s = Series {
-                name: label(runs, ri, &format!("failed: {}", f.name())),
-                points: rate_series(obs, &all, |c| c.refiller.failures[f as usize]),
-                color: run_color(ri, colors[fi]),
-                mark: if ri == 0 { Mark::Line } else { Mark::Dashed },
-            };
-            if runs.len() == 1 {
-                spec.stacked.push(s);
-            } else {
-                spec.lines.push(s);
+            if n > 0 {
+                spec.stacked.push(Series {
+                    name: format!("failed: {}", f.name()),
+                    points: rate_series(obs, &all, |c| c.open_failures[f as usize]),
+                    color: colors[fi % colors.len()],
+                    mark: Mark::Line,
+                });
             }
         }
     }
     if total == 0 {
-        spec.note = Some("no refill failures in this run".into());
+        spec.note = Some("no failed opens in this run".into());
     }
+    let how = if runs.len() > 1 {
+        "all reasons together, one colour and line style per run (each run's own report splits them by the step that failed: lease, rate limiter, IAM token, connect)"
+    } else {
+        "by the step that failed (lease, rate limiter, IAM token, connect)"
+    };
     spec.caption = format!(
-        "Opens that failed in each sample window, by the step that failed (lease, rate limiter, IAM token, connect); any area here means the refiller is being refused ({total} failures in total)."
+        "Opens that failed in each sample window, {how}, whoever opened: the refiller, or database/sql, the warmup and the keeper of a plain pool. Any area or line here means opens are being refused ({total} failures in total)."
     );
     spec
 }
@@ -865,25 +1185,31 @@ pub fn connects_chart(runs: &[Run], limits: &[Limit]) -> ChartSpec {
         "connect attempts per second",
     );
     spec.x_max = run_end(runs);
-    let mut peak = 0u32;
-    for (ri, (_, obs)) in runs.iter().enumerate() {
-        peak = peak.max(obs.connects_per_second.iter().copied().max().unwrap_or(0));
+    let mut peaks = Vec::new();
+    for (ri, (name, obs)) in runs.iter().enumerate() {
+        let peak = obs.connects_per_second.iter().copied().max().unwrap_or(0);
+        peaks.push(if runs.len() > 1 {
+            format!("{name} {peak}/s")
+        } else {
+            format!("{peak}/s")
+        });
         spec.lines.push(Series {
             name: label(runs, ri, "connect attempts/s (cluster-wide)"),
             points: connects_series(obs),
-            color: run_color(ri, BLUE),
-            mark: Mark::Line,
+            color: hue(runs, ri, BLUE),
+            mark: run_mark(runs, ri),
         });
     }
     for (i, l) in limits.iter().enumerate() {
         spec.hlines.push(HLine {
             name: l.name.clone(),
             y: l.per_second,
-            color: if i == 0 { RED } else { 4 },
+            color: if i == 0 { RED } else { DARK },
         });
     }
     spec.caption = format!(
-        "Connect attempts that reached the cluster in each simulated second; above the dashed limit the cluster spends its burst and then refuses with 53400 (peak {peak}/s)."
+        "Connect attempts that reached the cluster in each simulated second; above the dashed limit the cluster spends its burst and then refuses with 53400 (peak {}).",
+        peaks.join(", ")
     );
     spec
 }
@@ -898,54 +1224,68 @@ pub fn cluster_connections_chart(runs: &[Run]) -> ChartSpec {
         "open connections",
     );
     spec.x_max = run_end(runs);
-    let mut peak = 0u32;
-    for (ri, (_, obs)) in runs.iter().enumerate() {
-        peak = peak.max(obs.peak_connections);
+    let mut peaks = Vec::new();
+    for (ri, (name, obs)) in runs.iter().enumerate() {
+        peaks.push(if runs.len() > 1 {
+            format!("{name} {}", obs.peak_connections)
+        } else {
+            obs.peak_connections.to_string()
+        });
         spec.lines.push(Series {
             name: label(runs, ri, "open connections (cluster)"),
             points: cluster_connections_series(obs),
-            color: run_color(ri, GREEN),
-            mark: Mark::Line,
+            color: hue(runs, ri, GREEN),
+            mark: run_mark(runs, ri),
         });
     }
     spec.caption = format!(
-        "Connections the cluster holds open at each sample, all pools together: ready + in use + connecting; the cluster's max_connections bounds it (peak {peak})."
+        "Connections the cluster holds open at each sample, all pools together: ready + idle + in use + connecting; the cluster's max_connections bounds it (peak {}).",
+        peaks.join(", ")
     );
     spec
 }
 
-/// The checkout-latency distribution (every Open(), 0 for an immediate hit)
-/// as a percentile curve, per pool or per service.
+/// The wait-latency distribution (every request's wait for a connection, 0
+/// for an immediate hit) as a percentile curve, per pool or per service.
+/// Several runs: one curve per run, all pools merged.
 pub fn latency_distribution_chart(runs: &[Run]) -> ChartSpec {
     let mut spec = ChartSpec::new(
         "checkout-latency-distribution",
-        "Checkout latency by percentile",
+        "Wait for a connection, by percentile",
         String::new(),
         XAxis::Nines,
-        "checkout latency (ms)",
+        "wait for a connection (ms)",
     );
-    let max = (MAX_LINES / runs.len().max(1)).max(1);
     let mut any = false;
     let mut all_zero = true;
     for (ri, (_, obs)) in runs.iter().enumerate() {
-        for (gi, g) in pool_groups(&names_of(obs), max).iter().enumerate() {
-            let mut h = obs.pools[g.pools[0]].checkout_latency.clone();
+        let groups = if runs.len() > 1 {
+            pool_groups(&names_of(obs), 1)
+        } else {
+            pool_groups(&names_of(obs), MAX_LINES)
+        };
+        for (gi, g) in groups.iter().enumerate() {
+            let Some(&p0) = g.pools.first() else {
+                continue;
+            };
+            let mut h = obs.pools[p0].checkout_latency.clone();
             for &p in &g.pools[1..] {
                 let _ = h.add(&obs.pools[p].checkout_latency);
             }
             any |= !h.is_empty();
             all_zero &= h.max() == 0;
-            let name = if g.pools.len() > 1 {
+            let name = if runs.len() > 1 {
+                label(runs, ri, "all pools")
+            } else if g.pools.len() > 1 {
                 format!("{} ({} pools merged)", g.name, g.pools.len())
             } else {
                 g.name.clone()
             };
-            let c = run_color(ri, gi);
             spec.lines.push(Series {
-                name: label(runs, ri, &name),
+                name,
                 points: latency_percentiles(&h),
-                color: c,
-                mark: Mark::Line,
+                color: hue(runs, ri, GROUP_COLORS[gi % GROUP_COLORS.len()]),
+                mark: run_mark(runs, ri),
             });
         }
     }
@@ -960,58 +1300,148 @@ pub fn latency_distribution_chart(runs: &[Run]) -> ChartSpec {
         spec.note =
             Some("every checkout was immediate (0 ms): the curve lies on the x axis".into());
     }
-    spec.caption = "How long Open() took at each percentile (x: 50%, 90%, 99%, 99.9%, ..., then the maximum); immediate hits take 0 ms, a miss waits up to empty_wait; healthy is p99 below the dashed 1 ms line.".to_string();
+    spec.y_log = any_positive(&spec);
+    spec.caption = format!(
+        "How long requests waited for a connection at each percentile (x: 50%, 90%, 99%, 99.9%, ..., then the maximum); immediate hits wait 0 ms, a reservoir miss up to empty_wait, a queued database/sql request up to its request_timeout; healthy is p99 below the dashed 1 ms line.{}",
+        if spec.y_log {
+            " Log scale: waits of 0 ms lie on the bottom line."
+        } else {
+            ""
+        }
+    );
     spec
 }
 
-/// Checkout latency over time: p50 (solid) and p99 (dashed) per sample
-/// window, from `(t seconds, p50 ms, p99 ms)` per run. Not part of
-/// [`run_charts`] until the model records per-window latency percentiles.
-pub fn latency_over_time_chart(runs: &[(&str, &[WindowLatency])]) -> ChartSpec {
+/// Nanoseconds to milliseconds.
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+/// The waits that ended in each sample window of one pool:
+/// `(t seconds, wait_p50_ns in ms, wait_p99_ns in ms)` at every sample.
+pub fn window_latency(obs: &Observations, pool: usize) -> Vec<WindowLatency> {
+    instants(obs)
+        .filter_map(|c| c.get(pool))
+        .map(|r| (secs(r.t), ms(r.wait_p50_ns), ms(r.wait_p99_ns)))
+        .collect()
+}
+
+/// Whether a chart has a positive value: latencies are then drawn on a log
+/// axis (they span decades: 0 for hits, µs to ms for a refill, seconds for a
+/// request that times out; on a linear axis the small ones vanish).
+fn any_positive(spec: &ChartSpec) -> bool {
+    spec.lines
+        .iter()
+        .any(|s| s.points.iter().any(|p| p.1 > 0.0))
+}
+
+/// The wait for a connection over time: p50 (solid) and p99 (dashed) of the
+/// waits that ended in each sample window (`wait_p50_ns`, `wait_p99_ns`), per
+/// pool; with more than 4 pools, per service: the median of its pools' p50
+/// and the worst of their p99. Several runs: one colour per run, all pools.
+pub fn latency_over_time_chart(runs: &[Run]) -> ChartSpec {
     let mut spec = ChartSpec::new(
         "checkout-latency-over-time",
-        "Checkout latency per sample window: p50 and p99",
-        "The median (solid) and 99th percentile (dashed) of Open() latency in each sample window; p99 rising above the 1 ms line marks windows where requests waited for connections.".to_string(),
+        "Wait for a connection per sample window: p50 and p99",
+        String::new(),
         XAxis::Time,
-        "checkout latency (ms)",
+        "wait for a connection (ms)",
     );
-    for (ri, (name, pts)) in runs.iter().enumerate() {
-        let l = |what: &str| {
-            if runs.len() > 1 {
-                format!("{name}: {what}")
-            } else {
-                what.to_string()
-            }
+    spec.x_max = run_end(runs);
+    let single = runs.len() == 1;
+    for (ri, (_, obs)) in runs.iter().enumerate() {
+        let groups = if single {
+            pool_groups(&names_of(obs), MAX_LINES / 2)
+        } else {
+            pool_groups(&names_of(obs), 1)
         };
-        spec.lines.push(Series {
-            name: l("p50"),
-            points: pts.iter().map(|p| (p.0, p.1)).collect(),
-            color: run_color(ri, BLUE),
-            mark: Mark::Line,
-        });
-        spec.lines.push(Series {
-            name: l("p99"),
-            points: pts.iter().map(|p| (p.0, p.2)).collect(),
-            color: run_color(ri, ORANGE),
-            mark: Mark::Dashed,
-        });
+        let named = groups.len() > 1;
+        for (gi, g) in groups.iter().enumerate() {
+            let c = hue(runs, ri, GROUP_COLORS[gi % GROUP_COLORS.len()]);
+            let p50s: Vec<Points> = g
+                .pools
+                .iter()
+                .map(|&p| gauge_series(obs, p, |r| ms(r.wait_p50_ns)))
+                .collect();
+            let p99s: Vec<Points> = g
+                .pools
+                .iter()
+                .map(|&p| gauge_series(obs, p, |r| ms(r.wait_p99_ns)))
+                .collect();
+            let n = g.pools.len();
+            let (what50, what99) = if n > 1 {
+                (
+                    format!("p50 (median of {n} pools)"),
+                    format!("p99 (worst of {n} pools)"),
+                )
+            } else {
+                ("p50".to_string(), "p99".to_string())
+            };
+            let (p50, p99) = if n > 1 {
+                (band_of(&p50s).1, band_of(&p99s).2)
+            } else {
+                (
+                    p50s.into_iter().next().unwrap_or_default(),
+                    p99s.into_iter().next().unwrap_or_default(),
+                )
+            };
+            let (n50, n99) = if named {
+                (
+                    format!("{}: {what50}", g.name),
+                    format!("{}: {what99}", g.name),
+                )
+            } else {
+                (label(runs, ri, &what50), label(runs, ri, &what99))
+            };
+            spec.lines.push(Series {
+                name: n50,
+                points: p50,
+                color: c,
+                mark: Mark::Line,
+            });
+            spec.lines.push(Series {
+                name: n99,
+                points: p99,
+                color: if single && !named { ORANGE } else { c },
+                mark: Mark::Dashed,
+            });
+        }
     }
     spec.hlines.push(HLine {
         name: "1 ms (healthy p99 bound)".into(),
         y: 1.0,
         color: GREY,
     });
+    if spec
+        .lines
+        .iter()
+        .all(|s| s.points.iter().all(|p| p.1 == 0.0))
+    {
+        spec.note = Some("no request waited in this run".into());
+    }
+    spec.y_log = any_positive(&spec);
+    spec.caption = format!(
+        "The median (solid) and 99th percentile (dashed) of the waits for a connection that ended in each sample window (immediate hits count as 0 ms, failed requests with the time they waited); p99 above the 1 ms line marks windows where requests waited.{}",
+        if spec.y_log {
+            " Log scale: windows where the value is 0 (no waits) lie on the bottom line."
+        } else {
+            ""
+        }
+    );
     spec
 }
 
-/// The standard set of charts of a run (or of runs compared), in report order.
-pub fn run_charts(runs: &[Run], gauges: &[Gauge], limits: &[Limit]) -> Vec<ChartSpec> {
-    let mut out = pool_state_charts(runs, gauges);
+/// The standard set of charts of a run (or of runs compared), in report
+/// order: pool state per pool, request rate, discards and closes, failed
+/// opens, connects, cluster connections, wait over time, wait distribution.
+pub fn run_charts(runs: &[Run], limits: &[Limit]) -> Vec<ChartSpec> {
+    let mut out = pool_state_charts(runs);
     out.push(checkout_rate_chart(runs));
     out.push(discards_chart(runs));
     out.push(refill_failures_chart(runs));
     out.push(connects_chart(runs, limits));
     out.push(cluster_connections_chart(runs));
+    out.push(latency_over_time_chart(runs));
     out.push(latency_distribution_chart(runs));
     out
 }
@@ -1294,16 +1724,110 @@ fn fmt_nines(v: f64) -> String {
     format!("{p:.decimals$}%")
 }
 
-/// The data ranges of a spec: (x min, x max, y max).
-fn ranges(spec: &ChartSpec) -> (f64, f64, f64) {
+/// Tick label of a log axis at `v` = log10(value): "0.01", "1", "100"; the
+/// bottom tick `lo` reads "≤0.01" (it also carries zeros); blank between
+/// decades.
+fn fmt_decade(v: f64, lo: f64) -> String {
+    let k = v.round();
+    if (v - k).abs() > 1e-6 {
+        return String::new();
+    }
+    let e = k as i32;
+    let s = if e < 0 {
+        format!("{:.*}", (-e) as usize, 10f64.powi(e))
+    } else {
+        format!("{}", 10u64.saturating_pow(e as u32))
+    };
+    if (k - lo).abs() < 1e-6 {
+        format!("≤{s}")
+    } else {
+        s
+    }
+}
+
+/// The y axis: linear from 0, or log10 between two powers of ten.
+#[derive(Clone, Copy, Debug)]
+struct YScale {
+    log: bool,
+    /// Axis bounds in axis coordinates (log10 of the value on a log axis).
+    lo: f64,
+    hi: f64,
+}
+
+impl YScale {
+    /// A value in axis coordinates (on a log axis, at least the floor).
+    fn at(&self, y: f64) -> f64 {
+        if self.log {
+            if y > 0.0 {
+                y.log10().max(self.lo)
+            } else {
+                self.lo
+            }
+        } else {
+            y
+        }
+    }
+
+    /// Whether a reference line at value `y` is on the axis.
+    fn shows(&self, y: f64) -> bool {
+        let a = if self.log {
+            if y > 0.0 {
+                y.log10()
+            } else {
+                f64::NEG_INFINITY
+            }
+        } else {
+            y
+        };
+        a >= self.lo && a <= self.hi
+    }
+}
+
+/// Smallest floor of a log axis, ms or whatever the unit: 10^-3.
+const LOG_FLOOR_EXP: f64 = -3.0;
+
+/// The y axis of a spec whose largest value (reference lines within reach
+/// included) is `ymax` and smallest positive value `ymin_pos` (linear: from
+/// 0 to a nice ceiling; log: whole decades around the positive values and
+/// the reference lines, the bottom at least 10^-3).
+fn y_scale(spec: &ChartSpec, ymax: f64, ymin_pos: f64) -> YScale {
+    if spec.y_log && ymin_pos.is_finite() && ymin_pos > 0.0 {
+        // The bottom decade strictly below the smallest positive value and
+        // every reference line, so that zeros (drawn on the bottom line)
+        // stay apart from them.
+        let m = spec
+            .hlines
+            .iter()
+            .map(|h| h.y)
+            .filter(|&y| y > 0.0)
+            .fold(ymin_pos, f64::min);
+        let lo = (m.log10().ceil() - 1.0).max(LOG_FLOOR_EXP);
+        let hi = (ymax.log10() + 0.02).ceil().max(lo + 1.0);
+        YScale { log: true, lo, hi }
+    } else {
+        YScale {
+            log: false,
+            lo: 0.0,
+            hi: nice_ceiling(ymax * 1.05),
+        }
+    }
+}
+
+/// The data ranges of a spec: (x min, x max, y max, smallest positive y);
+/// y max includes the reference lines within reach.
+fn ranges(spec: &ChartSpec) -> (f64, f64, f64, f64) {
     let mut xmin = f64::INFINITY;
     let mut xmax = f64::NEG_INFINITY;
     let mut ymax: f64 = 0.0;
+    let mut ymin_pos = f64::INFINITY;
     let mut see = |pts: &[(f64, f64)]| {
         for p in pts {
             xmin = xmin.min(p.0);
             xmax = xmax.max(p.0);
             ymax = ymax.max(p.1);
+            if p.1 > 0.0 {
+                ymin_pos = ymin_pos.min(p.1);
+            }
         }
     };
     for s in &spec.lines {
@@ -1346,7 +1870,7 @@ fn ranges(spec: &ChartSpec) -> (f64, f64, f64) {
     if xmax <= xmin {
         xmax = xmin + 1.0;
     }
-    (xmin, xmax, nice_ceiling(ymax * 1.05))
+    (xmin, xmax, ymax, ymin_pos)
 }
 
 fn shape(c: usize, width: u32) -> ShapeStyle {
@@ -1363,19 +1887,26 @@ fn draw<DB: DrawingBackend>(
 ) -> DrawResult<DB> {
     root.fill(&WHITE)?;
     let (plot, legend_area) = root.split_vertically(PLOT_HEIGHT);
-    let (xmin, xmax, ymax) = ranges(spec);
+    let (xmin, xmax, ymax, ymin_pos) = ranges(spec);
+    let ys = y_scale(spec, ymax, ymin_pos);
     // Time: seconds on the data, minutes on the axis of a long run.
     let (xs, xunit) = match spec.x_axis {
         XAxis::Time if xmax - xmin > 600.0 => (60.0, "simulated time (min)"),
         XAxis::Time => (1.0, "simulated time (s)"),
-        XAxis::Nines => (1.0, "percentile of checkouts (log scale of 1 / (1 - p))"),
+        XAxis::Nines => (1.0, "percentile of requests (log scale of 1 / (1 - p))"),
     };
     let (x0, x1) = match spec.x_axis {
         XAxis::Nines => (0.0, xmax.ceil().max(2.0)),
         XAxis::Time => (xmin / xs, xmax / xs),
     };
-    let sc =
-        |pts: &[(f64, f64)]| -> Vec<(f64, f64)> { pts.iter().map(|p| (p.0 / xs, p.1)).collect() };
+    let sc = |pts: &[(f64, f64)]| -> Vec<(f64, f64)> {
+        pts.iter().map(|p| (p.0 / xs, ys.at(p.1))).collect()
+    };
+    let y_desc = if ys.log {
+        format!("{} (log scale)", spec.y_label)
+    } else {
+        spec.y_label.clone()
+    };
 
     let title_font = (FONT, TITLE_SIZE).into_font().style(FontStyle::Bold);
     let mut chart = ChartBuilder::on(&plot)
@@ -1384,31 +1915,60 @@ fn draw<DB: DrawingBackend>(
         .margin_right(56)
         .x_label_area_size(56)
         .y_label_area_size(86)
-        .build_cartesian_2d(x0..x1, 0f64..ymax)?;
+        .build_cartesian_2d(x0..x1, ys.lo..ys.hi)?;
     let xspan = x1 - x0;
     let x_fmt = |v: &f64| match spec.x_axis {
         XAxis::Nines => fmt_nines(*v),
         XAxis::Time => fmt_tick(*v, xspan),
     };
-    let y_fmt = |v: &f64| fmt_tick(*v, ymax);
+    let y_fmt = |v: &f64| {
+        if ys.log {
+            fmt_decade(*v, ys.lo)
+        } else {
+            fmt_tick(*v, ys.hi)
+        }
+    };
     let x_labels = match spec.x_axis {
         XAxis::Nines => (x1 - x0) as usize + 1,
         XAxis::Time => 12,
     };
+    let y_labels = if ys.log {
+        (ys.hi - ys.lo) as usize + 1
+    } else {
+        8
+    };
+    let light = if ys.log {
+        // Plotters' minor lines would split decades evenly; the log minor
+        // lines (2..9 x 10^k) are drawn below instead.
+        WHITE
+    } else {
+        RGBColor(243, 243, 243)
+    };
     chart
         .configure_mesh()
         .x_desc(xunit)
-        .y_desc(spec.y_label.as_str())
+        .y_desc(y_desc.as_str())
         .label_style((FONT, LABEL_SIZE))
         .axis_desc_style((FONT, DESC_SIZE))
         .x_labels(x_labels)
-        .y_labels(8)
+        .y_labels(y_labels)
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
         .bold_line_style(RGBColor(220, 220, 220))
-        .light_line_style(RGBColor(243, 243, 243))
+        .light_line_style(light)
         .axis_style(RGBColor(90, 90, 90))
         .draw()?;
+    if ys.log {
+        let mut k = ys.lo;
+        while k < ys.hi {
+            for m in 2..10 {
+                let y = k + (m as f64).log10();
+                let px = [chart.backend_coord(&(x0, y)), chart.backend_coord(&(x1, y))];
+                root.draw(&PathElement::new(px.to_vec(), RGBColor(238, 238, 238)))?;
+            }
+            k += 1.0;
+        }
+    }
 
     // Stacked areas.
     if let Some(first) = spec.stacked.first() {
@@ -1418,14 +1978,21 @@ fn draw<DB: DrawingBackend>(
             let top: Vec<f64> = (0..n)
                 .map(|k| base[k] + s.points.get(k).map_or(0.0, |p| p.1))
                 .collect();
-            let mut poly: Vec<(f64, f64)> =
-                (0..n).map(|k| (first.points[k].0 / xs, top[k])).collect();
-            poly.extend((0..n).rev().map(|k| (first.points[k].0 / xs, base[k])));
+            let mut poly: Vec<(f64, f64)> = (0..n)
+                .map(|k| (first.points[k].0 / xs, ys.at(top[k])))
+                .collect();
+            poly.extend(
+                (0..n)
+                    .rev()
+                    .map(|k| (first.points[k].0 / xs, ys.at(base[k]))),
+            );
             chart.draw_series(std::iter::once(Polygon::new(
                 poly,
                 color(s.color).mix(0.7).filled(),
             )))?;
-            let edge: Vec<(f64, f64)> = (0..n).map(|k| (first.points[k].0 / xs, top[k])).collect();
+            let edge: Vec<(f64, f64)> = (0..n)
+                .map(|k| (first.points[k].0 / xs, ys.at(top[k])))
+                .collect();
             stroke(root, &to_pixels(&chart, &edge), color(s.color), 1, bitmap)?;
             base = top;
         }
@@ -1441,25 +2008,28 @@ fn draw<DB: DrawingBackend>(
     }
     // Reference lines.
     for h in &spec.hlines {
-        if h.y <= ymax {
-            let px = vec![
-                chart.backend_coord(&(x0, h.y)),
-                chart.backend_coord(&(x1, h.y)),
-            ];
+        if ys.shows(h.y) {
+            let y = ys.at(h.y);
+            let px = vec![chart.backend_coord(&(x0, y)), chart.backend_coord(&(x1, y))];
             for d in dashes(&px, 10, 6) {
                 stroke(root, &d, color(h.color), 2, bitmap)?;
             }
         }
     }
-    // Solid lines, then dashed lines (targets stay visible on top of the
-    // quantity that tracks them), then markers.
+    // Solid lines, then dashed and dotted lines (targets stay visible on top
+    // of the quantity that tracks them), then markers.
     for s in spec.lines.iter().filter(|s| s.mark == Mark::Line) {
         let px = to_pixels(&chart, &sc(&s.points));
         stroke(root, &px, color(s.color), 2, bitmap)?;
     }
-    for s in spec.lines.iter().filter(|s| s.mark == Mark::Dashed) {
+    for s in &spec.lines {
+        let (on, off) = match s.mark {
+            Mark::Dashed => (9, 6),
+            Mark::Dotted => (3, 4),
+            _ => continue,
+        };
         let px = to_pixels(&chart, &sc(&s.points));
-        for d in dashes(&px, 9, 6) {
+        for d in dashes(&px, on, off) {
             stroke(root, &d, color(s.color), 2, bitmap)?;
         }
     }
@@ -1475,7 +2045,7 @@ fn draw<DB: DrawingBackend>(
                         .map(|&p| TriangleMarker::new(p, 5, color(s.color).filled())),
                 )?;
             }
-            Mark::Line | Mark::Dashed => {}
+            Mark::Line | Mark::Dashed | Mark::Dotted => {}
         }
     }
     let note = spec
@@ -1489,7 +2059,7 @@ fn draw<DB: DrawingBackend>(
             .pos(Pos::new(HPos::Center, VPos::Center));
         chart.draw_series(std::iter::once(Text::new(
             note,
-            ((x0 + x1) / 2.0, ymax * 0.55),
+            ((x0 + x1) / 2.0, ys.lo + (ys.hi - ys.lo) * 0.55),
             style,
         )))?;
     }
@@ -1527,6 +2097,15 @@ fn draw<DB: DrawingBackend>(
                     let a = x + k * 12;
                     legend_area.draw(&PathElement::new(
                         vec![(a, y), (a + 7, y)],
+                        c.stroke_width(3),
+                    ))?;
+                }
+            }
+            LegendKind::Line(Mark::Dotted) => {
+                for k in 0..5 {
+                    let a = x + k * 7;
+                    legend_area.draw(&PathElement::new(
+                        vec![(a, y), (a + 3, y)],
                         c.stroke_width(3),
                     ))?;
                 }

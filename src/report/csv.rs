@@ -6,12 +6,20 @@
 //! `service`, `size`, `target`, `in_use`, `checkouts`, `empty_events`,
 //! `discards`, `discard_expired`, `discard_guard`, `discard_full`, `refills`,
 //! `refill_failures`, `scan_evictions`, `work_started`, `work_completed`).
-//! README.md documents every column.
+//! README.md and docs/reports.md document every column.
+//!
+//! New columns are only ever appended, so scripts that address columns by
+//! position keep working. After `cluster_connects` come the database/sql and
+//! wait columns: `idle`, `open`, `waited`, `wait_count`, `wait_p50_ms`,
+//! `wait_p99_ms`, `wait_max_ms` (the waits that ended in the window since the
+//! previous sample), `failures_<cause>`, `opens`, `closes_<cause>`,
+//! `server_closed`, `bad_conns`, `open_failure_<reason>`.
 
 use crate::engine::time::rfc3339_nano;
 use crate::model::refiller::RefillFailure;
 use crate::model::reservoir::Discard;
-use crate::model::world::Observations;
+use crate::model::sql_pool::CloseCause;
+use crate::model::world::{FailCause, Observations};
 use std::fmt::Write;
 
 /// The header row (without newline).
@@ -29,6 +37,18 @@ pub fn header() -> String {
     h.push_str(
         ",limiter_waits,connects,work_started,work_completed,cluster_connections,cluster_connects",
     );
+    h.push_str(",idle,open,waited,wait_count,wait_p50_ms,wait_p99_ms,wait_max_ms");
+    for f in FailCause::ALL {
+        let _ = write!(h, ",failures_{}", f.name());
+    }
+    h.push_str(",opens");
+    for c in CloseCause::ALL {
+        let _ = write!(h, ",closes_{}", c.name());
+    }
+    h.push_str(",server_closed,bad_conns");
+    for f in RefillFailure::ALL {
+        let _ = write!(h, ",open_failure_{}", f.name());
+    }
     h
 }
 
@@ -85,7 +105,7 @@ pub fn timeseries_csv(obs: &Observations, start_unix_ns: u64) -> String {
             for x in &c.refiller.failures {
                 let _ = write!(out, ",{x}");
             }
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 ",{},{},{},{},{},{}",
                 c.driver.limiter_waits,
@@ -95,9 +115,45 @@ pub fn timeseries_csv(obs: &Observations, start_unix_ns: u64) -> String {
                 cl.live,
                 cl.attempts
             );
+            let _ = write!(
+                out,
+                ",{},{},{},{},{},{},{}",
+                r.idle,
+                r.open,
+                c.waited,
+                r.wait_count,
+                fmt_ms(r.wait_p50_ns),
+                fmt_ms(r.wait_p99_ns),
+                fmt_ms(r.wait_max_ns)
+            );
+            for x in &c.failed {
+                let _ = write!(out, ",{x}");
+            }
+            let _ = write!(out, ",{}", c.created);
+            for x in &c.sql.closes {
+                let _ = write!(out, ",{x}");
+            }
+            let _ = write!(out, ",{},{}", c.server_closed, c.bad_conns);
+            for x in &c.open_failures {
+                let _ = write!(out, ",{x}");
+            }
+            out.push('\n');
         }
     }
     out
+}
+
+/// Nanoseconds as milliseconds, exactly, trailing zeros trimmed ("12.5",
+/// "0", "0.000001").
+pub fn fmt_ms(ns: u64) -> String {
+    let ms = ns / 1_000_000;
+    let rest = ns % 1_000_000;
+    if rest == 0 {
+        ms.to_string()
+    } else {
+        let frac = format!("{rest:06}");
+        format!("{ms}.{}", frac.trim_end_matches('0'))
+    }
 }
 
 /// Seconds with up to 9 decimals, trailing zeros trimmed ("1", "0.5").

@@ -1,4 +1,4 @@
-//! Writing a run's reports into a directory:
+//! Writing a run's reports into a directory ([`write_all`]):
 //!
 //! ```text
 //! <out>/summary.json      report::Summary
@@ -7,7 +7,17 @@
 //! <out>/report.html       report::html (self-contained)
 //! <out>/charts/<stem>.png and <stem>.svg   report::charts
 //! ```
+//!
+//! and a comparison's ([`write_compare`]):
+//!
+//! ```text
+//! <out>/compare.json      compare::CompareSummary
+//! <out>/report.html       report::html::render_compare_html
+//! <out>/charts/           every standard chart, the modes overlaid
+//! <out>/<mode>/           each mode's run, as write_all writes it
+//! ```
 
+use crate::compare::Comparison;
 use crate::report::charts::{self, ChartFile, Run};
 use crate::report::{csv, html, prom};
 use crate::run::RunOutput;
@@ -42,12 +52,42 @@ pub fn write_charts(dir: &Path, files: &[ChartFile]) -> anyhow::Result<()> {
 /// The standard charts of a scenario's run, rendered.
 pub fn run_chart_files(sc: &Scenario, o: &RunOutput) -> anyhow::Result<Vec<ChartFile>> {
     let runs: [Run; 1] = [("run", &o.observations)];
-    let specs = charts::run_charts(
-        &runs,
-        &charts::reservoir_gauges(),
-        &charts::connect_limits(&sc.world),
-    );
+    let specs = charts::run_charts(&runs, &charts::connect_limits(&sc.world));
     charts::render_all(&specs)
+}
+
+/// The standard charts of a comparison, every mode overlaid on one axis
+/// (labelled by mode name, one colour per mode), rendered.
+pub fn compare_chart_files(cmp: &Comparison) -> anyhow::Result<Vec<ChartFile>> {
+    let runs: Vec<Run> = cmp
+        .modes
+        .iter()
+        .map(|m| (m.stack.name(), &m.output.observations))
+        .collect();
+    let limits = cmp
+        .modes
+        .first()
+        .map(|m| charts::connect_limits(&m.scenario.world))
+        .unwrap_or_default();
+    charts::render_all(&charts::run_charts(&runs, &limits))
+}
+
+/// Write a comparison into `out` (created if missing): `compare.json`, each
+/// mode's full reports in `<out>/<mode>/`, the overlaid charts in
+/// `<out>/charts/` and `<out>/report.html`.
+pub fn write_compare(out: &Path, cmp: &Comparison) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    write(&out.join("compare.json"), cmp.summary.to_json().as_bytes())?;
+    for m in &cmp.modes {
+        write_all(&out.join(m.stack.name()), &m.scenario, &m.output)?;
+    }
+    let files = compare_chart_files(cmp)?;
+    write_charts(&out.join("charts"), &files)?;
+    write(
+        &out.join("report.html"),
+        html::render_compare_html(&cmp.summary, &files).as_bytes(),
+    )?;
+    Ok(())
 }
 
 /// Write every report of a run into `out` (created if missing).

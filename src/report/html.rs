@@ -1,13 +1,16 @@
 //! `report.html`: one self-contained page per run (or per comparison of runs)
 //! that reads like a dashboard: the verdict, headline figures, the assertion
-//! verdicts, the per-pool summary table and every chart (inline SVG) with a
-//! caption saying what to read in it.
+//! verdicts, the per-pool summary tables and every chart (inline SVG) with a
+//! caption saying what to read in it. [`render_compare_html`] renders the
+//! page of `poolsim compare`: the modes side by side, their verdicts and the
+//! charts with the modes overlaid.
 //!
 //! No server, no network: no external CSS, scripts, fonts or images. The page
 //! is a pure function of its inputs (deterministic bytes).
 
 use crate::assertions::AssertionResult;
-use crate::metrics::PoolSummary;
+use crate::compare::{CompareRow, CompareSummary};
+use crate::metrics::{LatencyMs, PoolSummary};
 use crate::report::charts::ChartFile;
 use crate::report::Summary;
 use std::fmt::Write;
@@ -75,6 +78,9 @@ figcaption { font-size: 14px; color: #1f2328; margin-top: 6px; }
 figcaption b { display: block; margin-bottom: 2px; }
 figcaption .f { color: var(--muted); font-size: 12px; }
 nav a { margin-right: 14px; font-size: 13px; }
+th.own, td.own, tr.own td, li.own { background: #fff8c5; }
+td.k code { font-size: 13px; }
+td.k span { display: block; color: var(--muted); font-size: 12px; }
 "#;
 
 fn verdict(runs: &[(&str, &Summary)]) -> (&'static str, String) {
@@ -139,7 +145,7 @@ fn tiles(o: &mut String, label: Option<&str>, s: &Summary) {
     );
     tile(
         o,
-        "checkout p99 (worst pool)",
+        "wait p99 (worst pool)",
         &format!("{} ms", num(p99)),
         &format!("max {} ms", num(max)),
     );
@@ -161,9 +167,9 @@ fn tiles(o: &mut String, label: Option<&str>, s: &Summary) {
     o.push_str("</div>");
 }
 
-fn assertion_rows(o: &mut String, run: Option<&str>, list: &[AssertionResult]) {
+fn assertion_rows(o: &mut String, run: Option<&str>, list: &[AssertionResult], own: bool) {
     for a in list {
-        let _ = write!(o, "<tr>");
+        let _ = write!(o, "{}", if own { "<tr class=\"own\">" } else { "<tr>" });
         if let Some(r) = run {
             let _ = write!(o, "<td class=\"l\">{}</td>", escape(r));
         }
@@ -199,7 +205,18 @@ fn nonzero_map(m: &std::collections::BTreeMap<&'static str, u64>) -> String {
     }
 }
 
-fn pool_row(o: &mut String, run: Option<&str>, p: &PoolSummary) {
+fn lat(l: &LatencyMs) -> String {
+    format!("{} / {} / {}", num(l.p50), num(l.p99), num(l.max))
+}
+
+fn opt(v: Option<u32>) -> String {
+    v.map_or("n/a".into(), |v| v.to_string())
+}
+
+/// Header of the requests table (after the optional run column).
+const REQUESTS_HEAD: &str = "<th class=\"l\">pool</th><th class=\"l\">stack</th><th>serving from</th><th>requests</th><th>immediate hits</th><th>hits after wait</th><th>waited</th><th>wait p50 / p99 / max (ms)</th><th>request latency p50 / p99 / max (ms)</th><th>failures</th><th class=\"l\">by cause</th><th>empty events</th>";
+
+fn requests_row(o: &mut String, run: Option<&str>, p: &PoolSummary) {
     o.push_str("<tr>");
     if let Some(r) = run {
         let _ = write!(o, "<td class=\"l\">{}</td>", escape(r));
@@ -209,24 +226,57 @@ fn pool_row(o: &mut String, run: Option<&str>, p: &PoolSummary) {
         Some(t) => format!("{} s", num(t)),
         None => "never".into(),
     };
-    let l = &p.checkout_latency_ms;
-    let discards: u64 = p.discards.values().sum();
-    let failures: u64 = p.refill_failures.values().sum();
-    let _ = write!(
+    let _ = writeln!(
         o,
-        "<td class=\"l nw\">{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {} / {}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td>{}</td><td class=\"l\">{}</td><td>{}</td></tr>",
+        "<td class=\"l nw\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"nw\">{}</td><td class=\"nw\">{}</td><td>{}</td><td class=\"l\">{}</td><td>{}</td></tr>",
         escape(&p.name),
-        p.target_ready,
-        p.low_watermark,
+        escape(p.stack),
         escape(&serving),
         p.requests,
         pct(p.hit_ratio),
         p.hits_after_wait,
+        p.waited,
+        lat(&p.wait_ms),
+        lat(&p.request_latency_ms),
         p.failures,
+        escape(&nonzero_map(&p.failures_by_cause)),
         p.empty_events,
-        num(l.p50),
-        num(l.p99),
-        num(l.max),
+    );
+}
+
+/// Header of the connections table (after the optional run column).
+const CONNECTIONS_HEAD: &str = "<th class=\"l\">pool</th><th class=\"l\">stack</th><th>target_size / target_ready / low watermark</th><th>opens</th><th>closes</th><th class=\"l\">by cause</th><th>open min / max (peak)</th><th>server closed</th><th>bad conns</th><th>connects</th><th>refills</th><th>discards</th><th class=\"l\">by reason</th><th>refill failures</th><th class=\"l\">by reason</th><th>limiter waits</th>";
+
+fn connections_row(o: &mut String, run: Option<&str>, p: &PoolSummary) {
+    o.push_str("<tr>");
+    if let Some(r) = run {
+        let _ = write!(o, "<td class=\"l\">{}</td>", escape(r));
+    }
+    let targets = if p.stack == "pool" {
+        format!("{} / – / –", p.target_size)
+    } else {
+        format!(
+            "{} / {} / {}",
+            p.target_size, p.target_ready, p.low_watermark
+        )
+    };
+    let closes: u64 = p.closes.values().sum();
+    let discards: u64 = p.discards.values().sum();
+    let failures: u64 = p.refill_failures.values().sum();
+    let _ = writeln!(
+        o,
+        "<td class=\"l nw\">{}</td><td class=\"l\">{}</td><td class=\"nw\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"nw\">{} / {} ({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td>{}</td><td class=\"l\">{}</td><td>{}</td></tr>",
+        escape(&p.name),
+        escape(p.stack),
+        escape(&targets),
+        p.opens,
+        closes,
+        escape(&nonzero_map(&p.closes)),
+        opt(p.open_min),
+        opt(p.open_max),
+        p.open_peak,
+        p.server_closed,
+        p.bad_conns,
         p.connects,
         p.refills,
         discards,
@@ -237,18 +287,74 @@ fn pool_row(o: &mut String, run: Option<&str>, p: &PoolSummary) {
     );
 }
 
-/// The HTML page of one run (`runs` has one element) or of several runs
-/// compared (each labelled, e.g. by mode), with `charts` inlined in order.
-pub fn render_html(title: &str, runs: &[(&str, &Summary)], charts: &[ChartFile]) -> String {
+/// A per-pool table: `head` cells after the optional run column, one `row`
+/// per pool of every run.
+fn pool_table(
+    o: &mut String,
+    runs: &[(&str, &Summary)],
+    head: &str,
+    row: fn(&mut String, Option<&str>, &PoolSummary),
+) {
     let multi = runs.len() > 1;
-    let mut o =
-        String::with_capacity(64 * 1024 + charts.iter().map(|c| c.svg.len() + 512).sum::<usize>());
+    o.push_str("<div class=\"scroll\"><table>\n<tr>");
+    if multi {
+        o.push_str("<th class=\"l\">run</th>");
+    }
+    o.push_str(head);
+    o.push_str("</tr>\n");
+    for (label, s) in runs {
+        for p in &s.pools {
+            row(o, multi.then_some(*label), p);
+        }
+    }
+    o.push_str("</table></div>\n");
+}
+
+/// The chart figures, each with its anchor and caption.
+fn figures(o: &mut String, charts: &[ChartFile]) {
+    for c in charts {
+        let _ = write!(
+            o,
+            "<figure id=\"{}\">\n{}\n<figcaption><b>{}</b>{}<div class=\"f\">charts/{}.png, charts/{}.svg</div></figcaption>\n</figure>\n",
+            escape(&chart_id(&c.stem)),
+            strip_xml_prolog(&c.svg),
+            escape(&c.title),
+            escape(&c.caption),
+            escape(&c.stem),
+            escape(&c.stem)
+        );
+    }
+}
+
+fn nav(o: &mut String, charts: &[ChartFile]) {
+    o.push_str("<nav>");
+    for c in charts {
+        let _ = write!(
+            o,
+            "<a href=\"#{}\">{}</a>",
+            escape(&chart_id(&c.stem)),
+            escape(&c.title)
+        );
+    }
+    o.push_str("</nav>\n");
+}
+
+fn head(o: &mut String, title: &str) {
     let _ = write!(
         o,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n<title>{} - poolsim report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<header>\n<h1>{}</h1>\n",
         escape(title),
         escape(title)
     );
+}
+
+/// The HTML page of one run (`runs` has one element) or of several runs
+/// compared (each labelled, e.g. by mode), with `charts` inlined in order.
+pub fn render_html(title: &str, runs: &[(&str, &Summary)], charts: &[ChartFile]) -> String {
+    let multi = runs.len() > 1;
+    let mut o =
+        String::with_capacity(64 * 1024 + charts.iter().map(|c| c.svg.len() + 512).sum::<usize>());
+    head(&mut o, title);
     let mut descriptions: Vec<&str> = runs.iter().map(|r| r.1.description.as_str()).collect();
     descriptions.dedup();
     for d in descriptions.iter().filter(|d| !d.is_empty()) {
@@ -269,16 +375,8 @@ pub fn render_html(title: &str, runs: &[(&str, &Summary)], charts: &[ChartFile])
     }
     let (cls, text) = verdict(runs);
     let _ = writeln!(o, "<div class=\"verdict {cls}\">{}</div>", escape(&text));
-    o.push_str("<nav>");
-    for c in charts {
-        let _ = write!(
-            o,
-            "<a href=\"#{}\">{}</a>",
-            escape(&chart_id(&c.stem)),
-            escape(&c.title)
-        );
-    }
-    o.push_str("</nav>\n</header>\n<main>\n");
+    nav(&mut o, charts);
+    o.push_str("</header>\n<main>\n");
 
     o.push_str("<h2>Headline</h2>\n");
     for (label, s) in runs {
@@ -296,22 +394,15 @@ pub fn render_html(title: &str, runs: &[(&str, &Summary)], charts: &[ChartFile])
         }
         o.push_str("<th class=\"l\">verdict</th><th class=\"l\">assertion</th><th class=\"l\">pool</th><th>observed</th><th>threshold</th><th class=\"l\">unit</th><th class=\"l\">detail</th></tr>\n");
         for (label, s) in runs {
-            assertion_rows(&mut o, multi.then_some(*label), &s.assertions);
+            assertion_rows(&mut o, multi.then_some(*label), &s.assertions, false);
         }
         o.push_str("</table></div>\n");
     }
 
-    o.push_str("\n<h2>Pools</h2>\n<div class=\"scroll\"><table>\n<tr>");
-    if multi {
-        o.push_str("<th class=\"l\">run</th>");
-    }
-    o.push_str("<th class=\"l\">pool</th><th>target / low watermark</th><th>serving from</th><th>requests</th><th>immediate hits</th><th>hits after wait</th><th>failures</th><th>empty events</th><th>checkout p50 / p99 / max (ms)</th><th>connects</th><th>refills</th><th>discards</th><th class=\"l\">by reason</th><th>refill failures</th><th class=\"l\">by reason</th><th>limiter waits</th></tr>\n");
-    for (label, s) in runs {
-        for p in &s.pools {
-            pool_row(&mut o, multi.then_some(*label), p);
-        }
-    }
-    o.push_str("</table></div>\n");
+    o.push_str("\n<h2>Pools: requests</h2>\n");
+    pool_table(&mut o, runs, REQUESTS_HEAD, requests_row);
+    o.push_str("\n<h2>Pools: connections</h2>\n");
+    pool_table(&mut o, runs, CONNECTIONS_HEAD, connections_row);
 
     o.push_str("\n<h2>Cluster</h2>\n<div class=\"scroll\"><table>\n<tr>");
     if multi {
@@ -338,18 +429,7 @@ pub fn render_html(title: &str, runs: &[(&str, &Summary)], charts: &[ChartFile])
     o.push_str("</table></div>\n");
 
     o.push_str("\n<h2>Charts</h2>\n");
-    for c in charts {
-        let _ = write!(
-            o,
-            "<figure id=\"{}\">\n{}\n<figcaption><b>{}</b>{}<div class=\"f\">charts/{}.png, charts/{}.svg</div></figcaption>\n</figure>\n",
-            escape(&chart_id(&c.stem)),
-            strip_xml_prolog(&c.svg),
-            escape(&c.title),
-            escape(&c.caption),
-            escape(&c.stem),
-            escape(&c.stem)
-        );
-    }
+    figures(&mut o, charts);
     o.push_str("</main>\n</body>\n</html>\n");
     o
 }
@@ -370,4 +450,272 @@ fn strip_xml_prolog(svg: &str) -> &str {
 /// The page of one run.
 pub fn render_run_html(summary: &Summary, charts: &[ChartFile]) -> String {
     render_html(&summary.scenario, &[("run", summary)], charts)
+}
+
+/// What the comparison table's rows mean, in their order (keys of a
+/// compare.json `modes[]` entry, nested objects flattened with a dot). Keys
+/// not listed here are shown after these, in name order.
+const COMPARE_ROWS: &[(&str, &str)] = &[
+    ("passed", "every assertion held in this mode"),
+    ("requests", "requests served"),
+    (
+        "rejected_before_ready",
+        "requests refused before their pool took traffic",
+    ),
+    (
+        "hit_ratio",
+        "requests that got a connection without waiting",
+    ),
+    (
+        "empty_events",
+        "failed TryCheckouts (reservoir modes; 0 for the plain pool)",
+    ),
+    ("waited", "requests that waited at all"),
+    ("wait_ms.mean", "wait for a connection, mean (ms)"),
+    ("wait_ms.p50", "wait for a connection, median (ms)"),
+    ("wait_ms.p99", "wait for a connection, 99th percentile (ms)"),
+    ("wait_ms.max", "wait for a connection, maximum (ms)"),
+    ("failures", "requests that got no connection"),
+    (
+        "failures_by_cause.deadline",
+        "failed: the request timed out waiting",
+    ),
+    (
+        "failures_by_cause.no_connection",
+        "failed: Open() failed, or database/sql's retries ran out",
+    ),
+    (
+        "failures_by_cause.open_failed",
+        "failed: its own open was refused",
+    ),
+    (
+        "failures_by_cause.bad_conn",
+        "failed: it got a connection the server had closed",
+    ),
+    (
+        "peak_connects_per_sec",
+        "most connects in one second, cluster-wide",
+    ),
+    ("connects", "connect attempts that reached the cluster"),
+    ("opens", "physical connections created"),
+    (
+        "churn_discards",
+        "reservoir_full discards: refilled while out, surplus on return",
+    ),
+    ("discards", "all reservoir discards"),
+    ("closes", "database/sql closes, all causes"),
+    (
+        "physical_min",
+        "fewest physical connections at a sample once every pool served",
+    ),
+    (
+        "physical_max",
+        "most physical connections at a sample once every pool served",
+    ),
+    ("physical_peak", "most physical connections at once (exact)"),
+];
+
+/// A JSON value flattened into (dotted key, scalar) pairs.
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, serde_json::Value)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, x, out);
+            }
+        }
+        x => out.push((prefix.to_string(), x.clone())),
+    }
+}
+
+/// A comparison row as dotted key -> value (every field of [`CompareRow`]).
+fn compare_cells(r: &CompareRow) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let mut v = Vec::new();
+    if let Ok(json) = serde_json::to_value(r) {
+        flatten("", &json, &mut v);
+    }
+    v.into_iter().collect()
+}
+
+/// One cell of the comparison table: `(class, text)`.
+fn compare_cell(key: &str, v: Option<&serde_json::Value>) -> (&'static str, String) {
+    use serde_json::Value;
+    match v {
+        None | Some(Value::Null) => ("", "n/a".into()),
+        Some(Value::Bool(true)) => ("pass", "PASS".into()),
+        Some(Value::Bool(false)) => ("fail", "FAIL".into()),
+        Some(Value::Number(n)) if key.ends_with("ratio") => ("", pct(n.as_f64())),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(u) => ("", u.to_string()),
+            None => ("", num(n.as_f64().unwrap_or(0.0))),
+        },
+        Some(Value::String(s)) => ("", s.clone()),
+        Some(x) => ("", x.to_string()),
+    }
+}
+
+/// The page of `poolsim compare`: the scenario, every mode side by side
+/// (every [`CompareRow`] field), the assertion verdicts per mode (the file's
+/// own mode, `file_mode`, highlighted: it decides the exit code) and `charts`
+/// (the modes overlaid) inlined. Each mode's own report is linked as
+/// `<mode>/report.html`.
+pub fn render_compare_html(cmp: &CompareSummary, charts: &[ChartFile]) -> String {
+    let mut o =
+        String::with_capacity(64 * 1024 + charts.iter().map(|c| c.svg.len() + 512).sum::<usize>());
+    head(&mut o, &format!("{}: modes compared", cmp.scenario));
+    let modes: Vec<&str> = cmp.modes.iter().map(|m| m.mode).collect();
+    let own = |m: &str| cmp.file_mode == Some(m);
+    let _ = writeln!(
+        o,
+        "<p>scenario “{}”, seed {}, {} s simulated, requests counted from {} s; every mode runs the same requests (arrivals and holds).</p>",
+        escape(&cmp.scenario),
+        cmp.seed,
+        num(cmp.duration_s),
+        num(cmp.measure_after_s)
+    );
+    let _ = writeln!(
+        o,
+        "<p>{}</p>",
+        match cmp.file_mode {
+            Some(m) => format!(
+                "The file's own mode is <b>{}</b> (highlighted): its assertions decide the verdict.",
+                escape(m)
+            ),
+            None => "The file's pools use different modes: no mode decides the verdict.".into(),
+        }
+    );
+    // The verdict: the file's own mode's assertions.
+    let gating: Vec<&AssertionResult> = cmp
+        .file_mode
+        .and_then(|m| cmp.assertions.get(m))
+        .map(|v| v.iter().collect())
+        .unwrap_or_default();
+    let failed = gating.iter().filter(|a| !a.passed).count();
+    let (cls, text) = match (cmp.file_mode, gating.len()) {
+        (None, _) => ("none", "no file mode: see each mode's verdicts".to_string()),
+        (Some(m), 0) => ("none", format!("{m}: no assertions")),
+        (Some(m), n) if failed == 0 => ("pass", format!("{m}: PASS: all {n} assertions hold")),
+        (Some(m), n) => (
+            "fail",
+            format!("{m}: FAIL: {failed} of {n} assertions failed"),
+        ),
+    };
+    let _ = writeln!(o, "<div class=\"verdict {cls}\">{}</div>", escape(&text));
+    o.push_str("<p>Each mode's full report: ");
+    for (i, m) in modes.iter().enumerate() {
+        let _ = write!(
+            o,
+            "{}<a href=\"{}/report.html\">{}</a>",
+            if i > 0 { ", " } else { "" },
+            escape(m),
+            escape(m)
+        );
+    }
+    o.push_str("</p>\n");
+    nav(&mut o, charts);
+    o.push_str("</header>\n<main>\n");
+
+    // The modes side by side.
+    o.push_str("<h2>Modes side by side</h2>\n<div class=\"scroll\"><table>\n<tr><th class=\"l\">figure</th>");
+    for m in &modes {
+        let c = if own(m) { " class=\"own\"" } else { "" };
+        let _ = write!(
+            o,
+            "<th{c}>{}{}</th>",
+            escape(m),
+            if own(m) { " (file)" } else { "" }
+        );
+    }
+    o.push_str("</tr>\n");
+    let cells: Vec<_> = cmp.modes.iter().map(compare_cells).collect();
+    let mut keys: Vec<(String, &str)> = COMPARE_ROWS
+        .iter()
+        .filter(|(k, _)| cells.iter().any(|c| c.contains_key(*k)))
+        .map(|(k, d)| (k.to_string(), *d))
+        .collect();
+    let mut rest: Vec<&String> = cells
+        .iter()
+        .flat_map(|c| c.keys())
+        .filter(|k| k.as_str() != "mode" && !COMPARE_ROWS.iter().any(|(r, _)| r == k))
+        .collect();
+    rest.sort();
+    rest.dedup();
+    keys.extend(rest.into_iter().map(|k| (k.clone(), "")));
+    for (k, desc) in &keys {
+        let _ = write!(
+            o,
+            "<tr><td class=\"l k\"><code>{}</code>{}</td>",
+            escape(k),
+            if desc.is_empty() {
+                String::new()
+            } else {
+                format!("<span>{}</span>", escape(desc))
+            }
+        );
+        for (m, c) in modes.iter().zip(&cells) {
+            let (cls, text) = compare_cell(k, c.get(k));
+            let mut classes: Vec<&str> = Vec::new();
+            if !cls.is_empty() {
+                classes.push(cls);
+            }
+            if own(m) {
+                classes.push("own");
+            }
+            if classes.is_empty() {
+                let _ = write!(o, "<td>{}</td>", escape(&text));
+            } else {
+                let _ = write!(
+                    o,
+                    "<td class=\"{}\">{}</td>",
+                    classes.join(" "),
+                    escape(&text)
+                );
+            }
+        }
+        o.push_str("</tr>\n");
+    }
+    o.push_str("</table></div>\n");
+
+    // Assertions per mode.
+    o.push_str("\n<h2>Assertions per mode</h2>\n");
+    let any = cmp.assertions.values().any(|v| !v.is_empty());
+    if !any {
+        o.push_str("<p>This scenario has no assertions.</p>\n");
+    } else {
+        o.push_str("<ul>\n");
+        for m in &modes {
+            let list = cmp.assertions.get(m).map_or(&[][..], |v| v.as_slice());
+            let bad = list.iter().filter(|a| !a.passed).count();
+            let _ = writeln!(
+                o,
+                "<li{}><b>{}</b>{}: {}</li>",
+                if own(m) { " class=\"own\"" } else { "" },
+                escape(m),
+                if own(m) { " (the file's mode)" } else { "" },
+                if list.is_empty() {
+                    "no assertions".to_string()
+                } else if bad == 0 {
+                    format!("PASS, all {} hold", list.len())
+                } else {
+                    format!("FAIL, {bad} of {} failed", list.len())
+                }
+            );
+        }
+        o.push_str("</ul>\n<div class=\"scroll\"><table>\n<tr><th class=\"l\">mode</th><th class=\"l\">verdict</th><th class=\"l\">assertion</th><th class=\"l\">pool</th><th>observed</th><th>threshold</th><th class=\"l\">unit</th><th class=\"l\">detail</th></tr>\n");
+        for m in &modes {
+            if let Some(list) = cmp.assertions.get(m) {
+                assertion_rows(&mut o, Some(m), list, own(m));
+            }
+        }
+        o.push_str("</table></div>\n");
+    }
+
+    o.push_str("\n<h2>Charts (modes overlaid)</h2>\n");
+    figures(&mut o, charts);
+    o.push_str("</main>\n</body>\n</html>\n");
+    o
 }

@@ -19,13 +19,23 @@
 //!   for the whole run. Bucket counts come from that hdrhistogram (3
 //!   significant digits), `_sum` is the sum of each recorded value's bucket
 //!   value;
+//! - poolsim's own names in the `dsql_pool_` family (NOT production metrics;
+//!   named like them so they sit next to them on a dashboard):
+//!   `dsql_pool_open_connections`, `dsql_pool_idle_connections`,
+//!   `dsql_pool_in_use_connections` (gauges: physical connections, the
+//!   database/sql free list, connections held by requests),
+//!   `dsql_pool_opens_total`, `dsql_pool_closes_total{cause}` (database/sql
+//!   closes: `lifetime`, `idle_time`, `max_idle`, `bad`) and
+//!   `dsql_pool_request_failures_total{cause}` (`deadline`, `no_connection`,
+//!   `open_failed`, `bad_conn`) (counters);
 //! - poolsim's own, for context: `poolsim_in_use`, `poolsim_requests_total`,
 //!   `poolsim_request_failures_total`, `poolsim_cluster_connections`,
 //!   `poolsim_cluster_connect_attempts_total`.
 
 use crate::model::refiller::RefillFailure;
 use crate::model::reservoir::Discard;
-use crate::model::world::{Observations, PoolCounters, SampleRow};
+use crate::model::sql_pool::CloseCause;
+use crate::model::world::{FailCause, Observations, PoolCounters, SampleRow};
 use std::fmt::Write;
 
 /// Upper bounds (ms) of the checkout-latency histogram buckets, before `+Inf`.
@@ -260,6 +270,50 @@ pub fn openmetrics(obs: &Observations, start_unix_ns: u64) -> String {
         |r, i| r.counters.refiller.failures[RefillFailure::ALL[i] as usize],
     );
     w.latency_histogram();
+    w.gauge(
+        "dsql_pool_open_connections",
+        "Physical connections of the pool: ready + idle + in use (poolsim's name, not a production metric).",
+        |r| r.open as u64,
+    );
+    w.gauge(
+        "dsql_pool_idle_connections",
+        "Connections on database/sql's free list (poolsim's name, not a production metric).",
+        |r| r.idle as u64,
+    );
+    w.gauge(
+        "dsql_pool_in_use_connections",
+        "Connections held by requests (poolsim's name, not a production metric).",
+        |r| r.in_use as u64,
+    );
+    w.counter(
+        "dsql_pool_opens",
+        "Physical connections the pool created (poolsim's name, not a production metric).",
+        |c| c.created,
+    );
+    let closes: Vec<&str> = CloseCause::ALL.iter().map(|c| c.name()).collect();
+    w.header(
+        "dsql_pool_closes",
+        "counter",
+        None,
+        "database/sql closes, by cause (poolsim's name, not a production metric).",
+    );
+    w.per_pool(
+        "dsql_pool_closes_total",
+        Some(("cause", &closes)),
+        |r, i| r.counters.sql.closes[CloseCause::ALL[i] as usize],
+    );
+    let causes: Vec<&str> = FailCause::ALL.iter().map(|c| c.name()).collect();
+    w.header(
+        "dsql_pool_request_failures",
+        "counter",
+        None,
+        "Requests that got no connection, by cause (poolsim's name, not a production metric).",
+    );
+    w.per_pool(
+        "dsql_pool_request_failures_total",
+        Some(("cause", &causes)),
+        |r, i| r.counters.failed[FailCause::ALL[i] as usize],
+    );
     w.gauge(
         "poolsim_in_use",
         "Connections held by requests (simulation only).",
