@@ -33,6 +33,9 @@ fn shipped_scenarios_run_and_pass() {
     for f in [
         "scenarios/reservoir-basic.yaml",
         "scenarios/reservoir-burst.yaml",
+        "scenarios/pool-expiry-burst.yaml",
+        "scenarios/reservoir-churn.yaml",
+        "scenarios/erlang-c.yaml",
     ] {
         let out = tmp(f.replace('/', "_").as_str());
         let o = poolsim(&["run", f, "--out", out.to_str().unwrap()]);
@@ -43,7 +46,7 @@ fn shipped_scenarios_run_and_pass() {
             String::from_utf8_lossy(&o.stderr)
         );
         let text = String::from_utf8_lossy(&o.stdout);
-        assert!(text.contains("pool history"), "{text}");
+        assert!(text.contains("pool "), "{text}");
         assert!(out.join("summary.json").exists());
         assert!(out.join("timeseries.csv").exists());
     }
@@ -179,4 +182,72 @@ fn bad_arguments_exit_2() {
     let help = poolsim(&["run", "--help"]);
     assert_eq!(help.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&help.stdout).contains("Exit codes"));
+}
+
+#[test]
+fn compare_prints_the_modes_side_by_side_and_gates_on_the_files_mode() {
+    // reservoir-churn selects the plain pool; its assertions pass there and
+    // fail in the direct stack (connect rate).
+    let f = "scenarios/reservoir-churn.yaml";
+    let out = tmp("compare");
+    let o = poolsim(&[
+        "compare",
+        f,
+        "--duration",
+        "5m",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    for needle in ["direct", "database_sql", "pool*", "churn discards", "FAIL"] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+    let json: serde_json::Value = serde_json::from_slice(&read(&out.join("compare.json"))).unwrap();
+    assert_eq!(json["file_mode"], "pool");
+    assert_eq!(json["modes"].as_array().unwrap().len(), 3);
+    // Without the file's own mode, assertions do not decide the exit code.
+    let o = poolsim(&[
+        "compare",
+        f,
+        "--duration",
+        "5m",
+        "--modes",
+        "direct",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("was not run"));
+    // A file whose own mode fails exits 1: the same scenario as a direct reservoir.
+    let dir = tmp("compare-direct");
+    let body = std::fs::read_to_string(f).unwrap().replace(
+        "target_size: 50}",
+        "target_size: 50, reservoir: {enabled: true}}",
+    );
+    let g = write(&dir, "churn-direct.yaml", &body);
+    let o = poolsim(&[
+        "compare",
+        &g,
+        "--duration",
+        "5m",
+        "--modes",
+        "direct,pool",
+        "--out",
+        dir.join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // Bad --modes are refused.
+    let o = poolsim(&["compare", f, "--modes", "plain"]);
+    assert_eq!(o.status.code(), Some(2));
 }

@@ -913,3 +913,47 @@ fn every_stack_sees_the_same_arrivals() {
     // ~80/s for 120 s each.
     assert!(totals[0].iter().all(|&n| (9000..10_200).contains(&n)));
 }
+
+#[test]
+fn database_sql_keys_are_validated_with_their_place() {
+    let e = common::invalid(
+        "pool: {max_idle: 80, request_timeout: 0}\nmeasure_after: 30m\npools:\n  - name: p\n    target_size: 50\n    pool: {max_bogus: 1}\n",
+    );
+    assert!(e.contains("unknown field `max_bogus`"), "{e}");
+    let e = common::invalid(
+        "pool: {max_idle: 80, request_timeout: 0}\nmeasure_after: 30m\npools:\n  - name: p\n    target_size: 50\n",
+    );
+    assert!(
+        e.contains("pool.max_idle: (80) must not exceed the pool's target_size (50)"),
+        "{e}"
+    );
+    assert!(
+        e.contains("pool.request_timeout: must be greater than 0"),
+        "{e}"
+    );
+    assert!(
+        e.contains("measure_after: must be shorter than duration"),
+        "{e}"
+    );
+    let e = common::invalid(
+        "pools:\n  - name: p\n    target_size: 5\n    local_rate_limit: -1\n    reservoir: {enabled: true, stack: pooled}\n",
+    );
+    assert!(e.contains("unknown variant `pooled`"), "{e}");
+    let e = common::invalid("pools:\n  - name: p\n    target_size: 5\n    local_rate_limit: -1\n");
+    assert!(
+        e.contains("pools[0].local_rate_limit: must be 0 (no limiter)"),
+        "{e}"
+    );
+    let e = common::invalid(
+        "pools:\n  - name: p\n    target_size: 5\nassertions:\n  - {type: pool_at_size, min_fraction: 1.5}\n  - {type: wait_time, max: 1ms}\n  - {type: request_failures, min_fraction: 0.5, max: 1}\n",
+    );
+    assert!(
+        e.contains("assertions[0].min_fraction: must be above 0 and at most 1"),
+        "{e}"
+    );
+    assert!(e.contains("assertions[1].percentile: is required"), "{e}");
+    assert!(
+        e.contains("assertions[2].min_fraction: does not apply to request_failures"),
+        "{e}"
+    );
+}
