@@ -423,6 +423,21 @@ impl SqlPool {
     /// (`max_idle`, without `maybeOpenNewConnections`, as Go does).
     pub fn opener_done(&mut self, conn: ConnId, now: Time, rng: &mut SimRng) -> Release {
         self.opening = self.opening.saturating_sub(1);
+        self.put_conn_locked(conn, now, rng, false)
+    }
+
+    /// Go's `putConnDBLocked` and what its caller does when it fails: hand
+    /// `conn` to a random waiter, else put it on the free list below
+    /// `max_idle`, else close it (`max_idle`). `putConn` then runs
+    /// `maybeOpenNewConnections` (`reopen`); `openNewConnection` only
+    /// decrements `numOpen`.
+    fn put_conn_locked(
+        &mut self,
+        conn: ConnId,
+        now: Time,
+        rng: &mut SimRng,
+        reopen: bool,
+    ) -> Release {
         if let Some(req) = self.take_random_waiter(rng) {
             self.in_use += 1;
             self.stats.handoffs += 1;
@@ -432,12 +447,17 @@ impl SqlPool {
             self.free.push((conn, now));
             return Release::Idle;
         }
-        self.stats.closes[CloseCause::MaxIdle as usize] += 1;
-        self.num_open = self.num_open.saturating_sub(1);
+        let opens = if reopen {
+            self.close(CloseCause::MaxIdle)
+        } else {
+            self.stats.closes[CloseCause::MaxIdle as usize] += 1;
+            self.num_open = self.num_open.saturating_sub(1);
+            0
+        };
         Release::Close {
             conn,
             cause: CloseCause::MaxIdle,
-            opens: 0,
+            opens,
         }
     }
 
@@ -479,21 +499,7 @@ impl SqlPool {
             let opens = self.close(cause);
             return Release::Close { conn, cause, opens };
         }
-        if let Some(req) = self.take_random_waiter(rng) {
-            self.in_use += 1;
-            self.stats.handoffs += 1;
-            return Release::ToWaiter { req, conn };
-        }
-        if self.free.len() < self.cfg.max_idle as usize {
-            self.free.push((conn, now));
-            return Release::Idle;
-        }
-        let opens = self.close(CloseCause::MaxIdle);
-        Release::Close {
-            conn,
-            cause: CloseCause::MaxIdle,
-            opens,
-        }
+        self.put_conn_locked(conn, now, rng, true)
     }
 
     /// The deadline of `req` passed: remove it from the waiters. `true` if it

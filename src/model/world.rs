@@ -956,19 +956,13 @@ impl World {
     }
 
     fn hold_end(&mut self, pool: u32, id: ConnId, s: &mut Scheduler<Ev>) {
-        let now = s.now();
         let p = &mut self.pools[pool as usize];
         p.in_use -= 1;
         p.counters.completed += 1;
         if p.stack == Stack::Direct {
             self.offer(pool, id, s);
         } else {
-            let rel =
-                p.sql
-                    .as_mut()
-                    .expect("sql")
-                    .release(id, now, false, &self.conns, &mut p.sql_rng);
-            self.apply_release(pool, id, rel, s);
+            self.put_back(pool, id, false, s);
         }
     }
 
@@ -1280,11 +1274,7 @@ impl World {
         if self.conns.get(conn).server_closed {
             let p = &mut self.pools[pool as usize];
             p.counters.bad_conns += 1;
-            let rel = {
-                let sql = p.sql.as_mut().expect("sql");
-                sql.release(conn, now, true, &self.conns, &mut p.sql_rng)
-            };
-            self.apply_release(pool, conn, rel, s);
+            self.put_back(pool, conn, true, s);
             self.reqs[r as usize].attempt += 1;
             return false;
         }
@@ -1315,11 +1305,7 @@ impl World {
                 // SELECT 1, then Conn.Close(): back at once.
                 let p = &mut self.pools[pool as usize];
                 p.in_use -= 1;
-                let rel = {
-                    let sql = p.sql.as_mut().expect("sql");
-                    sql.release(conn, now, false, &self.conns, &mut p.sql_rng)
-                };
-                self.apply_release(pool, conn, rel, s);
+                self.put_back(pool, conn, false, s);
                 self.keeper_created(pool, true, s);
             }
         }
@@ -1351,6 +1337,16 @@ impl World {
             }
             ReqKind::Keeper => self.keeper_created(pool, false, s),
         }
+    }
+
+    /// A holder puts `conn` back into database/sql (`putConn`; `bad`:
+    /// `driver.ErrBadConn`), and the world carries out what the pool decides.
+    fn put_back(&mut self, pool: u32, conn: ConnId, bad: bool, s: &mut Scheduler<Ev>) {
+        let now = s.now();
+        let p = &mut self.pools[pool as usize];
+        let sql = p.sql.as_mut().expect("a database/sql stack");
+        let rel = sql.release(conn, now, bad, &self.conns, &mut p.sql_rng);
+        self.apply_release(pool, conn, rel, s);
     }
 
     /// Carry out database/sql's decision about `conn`, put back.
@@ -1429,11 +1425,7 @@ impl World {
                 for conn in warmed {
                     let p = &mut self.pools[pool as usize];
                     p.in_use -= 1;
-                    let rel = {
-                        let sql = p.sql.as_mut().expect("sql");
-                        sql.release(conn, now, false, &self.conns, &mut p.sql_rng)
-                    };
-                    self.apply_release(pool, conn, rel, s);
+                    self.put_back(pool, conn, false, s);
                 }
                 let p = &mut self.pools[pool as usize];
                 p.serving_since = Some(now);

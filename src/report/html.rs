@@ -192,19 +192,6 @@ fn assertion_rows(o: &mut String, run: Option<&str>, list: &[AssertionResult], o
     }
 }
 
-fn nonzero_map(m: &std::collections::BTreeMap<&'static str, u64>) -> String {
-    let v: Vec<String> = m
-        .iter()
-        .filter(|(_, &n)| n > 0)
-        .map(|(k, n)| format!("{k} {n}"))
-        .collect();
-    if v.is_empty() {
-        "none".into()
-    } else {
-        v.join(", ")
-    }
-}
-
 fn lat(l: &LatencyMs) -> String {
     format!("{} / {} / {}", num(l.p50), num(l.p99), num(l.max))
 }
@@ -239,7 +226,7 @@ fn requests_row(o: &mut String, run: Option<&str>, p: &PoolSummary) {
         lat(&p.wait_ms),
         lat(&p.request_latency_ms),
         p.failures,
-        escape(&nonzero_map(&p.failures_by_cause)),
+        escape(&super::text::nonzero(&p.failures_by_cause)),
         p.empty_events,
     );
 }
@@ -271,7 +258,7 @@ fn connections_row(o: &mut String, run: Option<&str>, p: &PoolSummary) {
         escape(&targets),
         p.opens,
         closes,
-        escape(&nonzero_map(&p.closes)),
+        escape(&super::text::nonzero(&p.closes)),
         opt(p.open_min),
         opt(p.open_max),
         p.open_peak,
@@ -280,9 +267,9 @@ fn connections_row(o: &mut String, run: Option<&str>, p: &PoolSummary) {
         p.connects,
         p.refills,
         discards,
-        escape(&nonzero_map(&p.discards)),
+        escape(&super::text::nonzero(&p.discards)),
         failures,
-        escape(&nonzero_map(&p.refill_failures)),
+        escape(&super::text::nonzero(&p.refill_failures)),
         p.limiter_waits,
     );
 }

@@ -167,8 +167,9 @@ pub fn render(s: &Summary, out_dir: Option<&str>) -> String {
     o
 }
 
-/// The non-zero entries of a count map, `a 1, b 2`, or `none`.
-fn nonzero(m: &std::collections::BTreeMap<&'static str, u64>) -> String {
+/// The non-zero entries of a count map, `a 1, b 2`, or `none`. Shared by the
+/// printed summary and report.html.
+pub(crate) fn nonzero(m: &std::collections::BTreeMap<&'static str, u64>) -> String {
     let parts: Vec<String> = m
         .iter()
         .filter(|(_, &n)| n > 0)
