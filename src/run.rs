@@ -30,9 +30,12 @@ pub fn run(sc: &Scenario) -> Result<RunOutput, RunError> {
 /// [`run`], calling `progress(simulated time reached)` as the run advances.
 pub fn run_with_progress(
     sc: &Scenario,
-    progress: impl FnMut(crate::engine::Time),
+    mut progress: impl FnMut(crate::engine::Time),
 ) -> Result<RunOutput, RunError> {
-    let observations = world::simulate_with_progress(&sc.world, progress)?;
+    let observations = world::simulate_with_progress(&sc.world, |t| {
+        progress(t);
+        true
+    })?;
     let assertions = assertions::evaluate(&sc.assertions, &observations);
     let summary = Summary::new(sc, &observations, assertions.clone());
     Ok(RunOutput {

@@ -1753,6 +1753,11 @@ pub enum RunError {
     Config(String),
     /// The engine stopped the run.
     Engine(EngineError),
+    /// The caller asked the run to stop (its progress callback returned false).
+    Interrupted {
+        /// Simulated time reached.
+        at: Time,
+    },
 }
 
 impl std::fmt::Display for RunError {
@@ -1760,6 +1765,11 @@ impl std::fmt::Display for RunError {
         match self {
             RunError::Config(m) => write!(f, "{m}"),
             RunError::Engine(e) => write!(f, "{e}"),
+            RunError::Interrupted { at } => write!(
+                f,
+                "interrupted at t={}",
+                crate::engine::time::format_duration(*at)
+            ),
         }
     }
 }
@@ -1772,10 +1782,11 @@ pub fn simulate(cfg: &WorldConfig) -> Result<Observations, RunError> {
 }
 
 /// Run a world to its end in slices of simulated time, calling `progress(now)`
-/// after each slice (for a progress bar; it cannot change the run).
+/// after each slice (for a progress bar; it cannot change the run). When
+/// `progress` returns false the run stops with [`RunError::Interrupted`].
 pub fn simulate_with_progress(
     cfg: &WorldConfig,
-    mut progress: impl FnMut(Time),
+    mut progress: impl FnMut(Time) -> bool,
 ) -> Result<Observations, RunError> {
     let mut engine = Engine::new(cfg.limits);
     let mut world = World::new(cfg, engine.scheduler()).map_err(RunError::Config)?;
@@ -1784,7 +1795,9 @@ pub fn simulate_with_progress(
     while t < cfg.duration {
         t = (t + slice).min(cfg.duration);
         engine.run(&mut world, t).map_err(RunError::Engine)?;
-        progress(t);
+        if !progress(t) {
+            return Err(RunError::Interrupted { at: t });
+        }
     }
     Ok(world.into_observations(engine.events_processed()))
 }
