@@ -14,7 +14,7 @@
 //! | [`limiter`] | client-side rate limiters (token bucket, DynamoDB per-second, old fixed window) |
 //! | [`lease_table`] | the global connection lease table (DynamoDB) |
 //! | [`dsql_cluster`] | the Aurora DSQL cluster: connection limit, server-side connect rate |
-//! | [`world`] | the wiring: a deployment of pools on one cluster, driven by the engine |
+//! | [`world`] | the wiring: a deployment of pools on one cluster, driven by the engine (one file per job, calls one-way: see its module documentation) |
 //!
 //! Models never print and never touch files: they record what happened into
 //! counters and samples that [`crate::metrics`] turns into reports.
