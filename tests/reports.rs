@@ -347,17 +347,22 @@ fn parse_sample(line: &str) -> Sample {
     }
 }
 
-/// Check the OpenMetrics text format rules the exporter must keep; returns
-/// the samples by (name, labels).
+/// Check the text format rules the exporter must keep (OpenMetrics, read by
+/// `promtool tsdb create-blocks-from openmetrics`, and Prometheus' text format,
+/// linted by `promtool check metrics`: `# HELP` and `# TYPE` name the samples
+/// exactly, `_total` included). Every series carries the same `scenario`,
+/// `seed` and `mode` labels; returns the samples by (name, other labels).
 fn check_openmetrics(text: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
     assert!(text.ends_with("# EOF\n"), "must end with # EOF");
     let body = &text[..text.len() - "# EOF\n".len()];
     assert!(!body.contains("# EOF"), "# EOF only once, last");
     let mut families: BTreeMap<String, String> = BTreeMap::new();
+    let mut helped: Vec<String> = Vec::new();
     let mut current: Option<(String, String)> = None;
     let mut seen_samples_in_family = false;
     let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     let mut last_series = String::new();
+    let mut run_labels: Option<Vec<(String, String)>> = None;
     for line in body.lines() {
         assert!(!line.is_empty(), "no blank lines");
         if let Some(rest) = line.strip_prefix("# ") {
@@ -368,7 +373,17 @@ fn check_openmetrics(text: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
                 it.next().unwrap_or(""),
             );
             match kw {
+                "HELP" => {
+                    assert!(!helped.contains(&fam.to_string()), "HELP twice for {fam}");
+                    assert!(!arg.is_empty(), "empty HELP for {fam}");
+                    helped.push(fam.to_string());
+                }
                 "TYPE" => {
+                    assert_eq!(
+                        helped.last().map(String::as_str),
+                        Some(fam),
+                        "HELP then TYPE of {fam}"
+                    );
                     assert!(
                         families.insert(fam.to_string(), arg.to_string()).is_none(),
                         "family {fam} is not contiguous (TYPE twice)"
@@ -377,25 +392,13 @@ fn check_openmetrics(text: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
                         matches!(arg, "counter" | "gauge" | "histogram"),
                         "unexpected type {arg}"
                     );
-                    if arg == "counter" {
-                        assert!(
-                            !fam.ends_with("_total"),
-                            "counter family {fam} must not end in _total"
-                        );
-                    }
+                    assert_eq!(
+                        fam.ends_with("_total"),
+                        arg == "counter",
+                        "{fam}: counters, and only counters, end in _total"
+                    );
                     current = Some((fam.to_string(), arg.to_string()));
                     seen_samples_in_family = false;
-                }
-                "HELP" | "UNIT" => {
-                    let cur = current.as_ref().expect("HELP/UNIT after TYPE");
-                    assert_eq!(cur.0, fam, "{kw} for another family");
-                    assert!(!seen_samples_in_family, "{kw} after samples of {fam}");
-                    if kw == "UNIT" {
-                        assert!(
-                            fam.ends_with(&format!("_{arg}")),
-                            "unit {arg} must suffix {fam}"
-                        );
-                    }
                 }
                 other => panic!("unknown descriptor {other}"),
             }
@@ -404,8 +407,7 @@ fn check_openmetrics(text: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
         let s = parse_sample(line);
         let (fam, kind) = current.as_ref().expect("a sample before any # TYPE");
         let ok = match kind.as_str() {
-            "counter" => s.name == format!("{fam}_total"),
-            "gauge" => s.name == *fam,
+            "counter" | "gauge" => s.name == *fam,
             "histogram" => ["_bucket", "_count", "_sum"]
                 .iter()
                 .any(|suf| s.name == format!("{fam}{suf}")),
@@ -413,11 +415,30 @@ fn check_openmetrics(text: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
         };
         assert!(ok, "sample {} outside its family {fam} ({kind})", s.name);
         seen_samples_in_family = true;
+        let _ = seen_samples_in_family;
+        let (run, own): (Vec<_>, Vec<_>) = s
+            .labels
+            .iter()
+            .cloned()
+            .filter(|(k, v)| {
+                if k == "stack" {
+                    assert!(
+                        matches!(v.as_str(), "direct" | "database_sql" | "pool"),
+                        "stack {v}"
+                    );
+                }
+                k != "stack"
+            })
+            .partition(|(k, _)| matches!(k.as_str(), "scenario" | "seed" | "mode"));
+        assert_eq!(run.len(), 3, "{}: scenario, seed and mode labels", s.name);
+        match &run_labels {
+            Some(r) => assert_eq!(r, &run, "one run per file"),
+            None => run_labels = Some(run),
+        }
         let key = format!(
             "{}{{{}}}",
             s.name,
-            s.labels
-                .iter()
+            own.iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join(",")
@@ -443,7 +464,7 @@ fn check_openmetrics(text: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
 fn openmetrics_follows_the_format_and_matches_the_time_series() {
     let sc = scenario(STRESSED);
     let o = run(&sc);
-    let text = prom::openmetrics(&o.observations, sc.start_unix_ns);
+    let text = prom::openmetrics(&o.observations, sc.start_unix_ns, &prom::RunLabels::of(&sc));
     let series = check_openmetrics(&text);
     let csv = Csv::parse(&poolsim::report::csv::timeseries_csv(
         &o.observations,
@@ -454,13 +475,12 @@ fn openmetrics_follows_the_format_and_matches_the_time_series() {
     for fam in [
         "# TYPE dsql_reservoir_size gauge",
         "# TYPE dsql_reservoir_target gauge",
-        "# TYPE dsql_reservoir_checkouts counter",
-        "# TYPE dsql_reservoir_empty counter",
-        "# TYPE dsql_reservoir_discards counter",
-        "# TYPE dsql_reservoir_refills counter",
-        "# TYPE dsql_reservoir_refill_failures counter",
+        "# TYPE dsql_reservoir_checkouts_total counter",
+        "# TYPE dsql_reservoir_empty_total counter",
+        "# TYPE dsql_reservoir_discards_total counter",
+        "# TYPE dsql_reservoir_refills_total counter",
+        "# TYPE dsql_reservoir_refill_failures_total counter",
         "# TYPE dsql_reservoir_checkout_latency_milliseconds histogram",
-        "# UNIT dsql_reservoir_checkout_latency_milliseconds milliseconds",
     ] {
         assert!(text.contains(fam), "missing {fam}");
     }
@@ -1032,15 +1052,20 @@ fn csv_appends_the_database_sql_columns() {
 fn openmetrics_has_the_database_sql_families() {
     let sc = scenario(PLAIN);
     let o = run(&sc);
-    let text = prom::openmetrics(&o.observations, sc.start_unix_ns);
+    let text = prom::openmetrics(&o.observations, sc.start_unix_ns, &prom::RunLabels::of(&sc));
     let series = check_openmetrics(&text);
     for fam in [
-        "# TYPE dsql_pool_open_connections gauge",
-        "# TYPE dsql_pool_idle_connections gauge",
-        "# TYPE dsql_pool_in_use_connections gauge",
-        "# TYPE dsql_pool_opens counter",
-        "# TYPE dsql_pool_closes counter",
-        "# TYPE dsql_pool_request_failures counter",
+        "# TYPE dsql_pool_max_open gauge",
+        "# TYPE dsql_pool_open gauge",
+        "# TYPE dsql_pool_idle gauge",
+        "# TYPE dsql_pool_in_use gauge",
+        "# TYPE dsql_db_closed_max_lifetime_total counter",
+        "# TYPE dsql_db_closed_max_idle_time_total counter",
+        "# TYPE dsql_db_closed_max_idle_total counter",
+        "# TYPE poolsim_pool_physical_connections gauge",
+        "# TYPE poolsim_pool_opens_total counter",
+        "# TYPE poolsim_pool_closes_total counter",
+        "# TYPE poolsim_request_failures_total counter",
     ] {
         assert!(text.contains(fam), "missing {fam}");
     }
@@ -1060,24 +1085,36 @@ fn openmetrics_has_the_database_sql_families() {
     };
     for svc in ["history-1", "history-2"] {
         let s = format!("service={svc}");
-        check(&format!("dsql_pool_open_connections{{{s}}}"), "open", svc);
-        check(&format!("dsql_pool_idle_connections{{{s}}}"), "idle", svc);
+        // A plain pool: database/sql holds every physical connection.
+        check(&format!("dsql_pool_open{{{s}}}"), "open", svc);
         check(
-            &format!("dsql_pool_in_use_connections{{{s}}}"),
-            "in_use",
+            &format!("poolsim_pool_physical_connections{{{s}}}"),
+            "open",
             svc,
         );
-        check(&format!("dsql_pool_opens_total{{{s}}}"), "opens", svc);
+        check(&format!("dsql_pool_idle{{{s}}}"), "idle", svc);
+        check(&format!("dsql_pool_in_use{{{s}}}"), "in_use", svc);
+        check(&format!("poolsim_pool_opens_total{{{s}}}"), "opens", svc);
+        check(
+            &format!("dsql_db_closed_max_lifetime_total{{{s}}}"),
+            "closes_lifetime",
+            svc,
+        );
+        check(
+            &format!("dsql_db_closed_max_idle_total{{{s}}}"),
+            "closes_max_idle",
+            svc,
+        );
         for k in CloseCause::ALL {
             check(
-                &format!("dsql_pool_closes_total{{{s},cause={}}}", k.name()),
+                &format!("poolsim_pool_closes_total{{{s},cause={}}}", k.name()),
                 &format!("closes_{}", k.name()),
                 svc,
             );
         }
         for f in FailCause::ALL {
             check(
-                &format!("dsql_pool_request_failures_total{{{s},cause={}}}", f.name()),
+                &format!("poolsim_request_failures_total{{{s},cause={}}}", f.name()),
                 &format!("failures_{}", f.name()),
                 svc,
             );

@@ -100,7 +100,7 @@ pub fn write_all(out: &Path, sc: &Scenario, o: &RunOutput) -> anyhow::Result<()>
     )?;
     write(
         &out.join("metrics.prom"),
-        prom::openmetrics(&o.observations, sc.start_unix_ns).as_bytes(),
+        prom::openmetrics(&o.observations, sc.start_unix_ns, &prom::RunLabels::of(sc)).as_bytes(),
     )?;
     let files = run_chart_files(sc, o)?;
     write_charts(&out.join("charts"), &files)?;
