@@ -715,13 +715,20 @@ fn charts_plot_the_time_series() {
     let limits: Vec<f64> = c.hlines.iter().map(|h| h.y).collect();
     assert_eq!(limits, vec![100.0, 30.0]);
 
-    // Cluster connections: the cluster_connections column (same for every service).
+    // Cluster connections: the connections column of cluster.csv.
     let c = chart(&specs, "cluster-connections");
-    assert_close(
-        &c.lines[0].points,
-        &csv.series("history-1", "cluster_connections"),
-        "cluster",
-    );
+    let cluster = Csv::parse(&poolsim::report::csv::cluster_csv(obs, sc.start_unix_ns));
+    let want: Vec<(f64, f64)> = cluster
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r[cluster.col("t_s")].parse().unwrap(),
+                r[cluster.col("connections")].parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_close(&c.lines[0].points, &want, "cluster");
 
     // Latency over time: each pool's window p50 / p99, the CSV's columns.
     let c = chart(&specs, "checkout-latency-over-time");
@@ -962,8 +969,10 @@ fn charts_without_data_still_render() {
 }
 
 /// The columns timeseries.csv had before the database/sql columns were
+/// appended (less `cluster_connections` and `cluster_connects`, which moved
+/// to cluster.csv so that pool rows can be summed)
 /// appended: they keep their names and their positions.
-const OLD_HEADER: &str = "t_s,t_rfc3339,service,size,target,in_use,waiting,serving,requests,hits,hits_after_wait,failures,rejected_before_ready,checkouts,empty_events,discards,discard_expired,discard_guard,discard_full,scan_evictions,discard_expired_on_checkout,discard_insufficient_remaining_lifetime,discard_expired_on_wait,discard_insufficient_remaining_lifetime_on_wait,discard_expired_on_return,discard_insufficient_remaining_lifetime_on_return,discard_reservoir_full,discard_expired_on_scan,discard_expiring_soon_on_scan,refills,refill_failures,refill_failure_lease_acquire,refill_failure_rate_limit,refill_failure_token_provider,refill_failure_connection_open,limiter_waits,connects,work_started,work_completed,cluster_connections,cluster_connects";
+const OLD_HEADER: &str = "t_s,t_rfc3339,service,size,target,in_use,waiting,serving,requests,hits,hits_after_wait,failures,rejected_before_ready,checkouts,empty_events,discards,discard_expired,discard_guard,discard_full,scan_evictions,discard_expired_on_checkout,discard_insufficient_remaining_lifetime,discard_expired_on_wait,discard_insufficient_remaining_lifetime_on_wait,discard_expired_on_return,discard_insufficient_remaining_lifetime_on_return,discard_reservoir_full,discard_expired_on_scan,discard_expiring_soon_on_scan,refills,refill_failures,refill_failure_lease_acquire,refill_failure_rate_limit,refill_failure_token_provider,refill_failure_connection_open,limiter_waits,connects,work_started,work_completed";
 
 /// The appended columns and their values in a sample row.
 fn new_columns(r: &SampleRow) -> Vec<(String, f64)> {
@@ -999,6 +1008,74 @@ fn new_columns(r: &SampleRow) -> Vec<(String, f64)> {
         ));
     }
     v
+}
+
+/// The kind of a CSV cell: an integer, a decimal, or text.
+fn cell_kind(v: &str) -> &'static str {
+    if v.parse::<i64>().is_ok() {
+        "integer"
+    } else if v.parse::<f64>().is_ok() && v.contains('.') {
+        "decimal"
+    } else {
+        "text"
+    }
+}
+
+#[test]
+fn csv_columns_keep_one_type_and_pool_rows_sum_without_double_counting() {
+    // Two runs that differ in everything that could change a cell's look:
+    // whole vs fractional sample times, waits vs none, reservoir vs plain.
+    let a = scenario(STRESSED);
+    let b = scenario(&PLAIN.replace("sample_every: 1s", "sample_every: 250ms"));
+    let mut kinds: BTreeMap<String, &'static str> = BTreeMap::new();
+    let mut kinds_cluster: BTreeMap<String, &'static str> = BTreeMap::new();
+    for sc in [&a, &b] {
+        let o = run(sc);
+        let obs = &o.observations;
+        for (text, kinds) in [
+            (
+                poolsim::report::csv::timeseries_csv(obs, sc.start_unix_ns),
+                &mut kinds,
+            ),
+            (
+                poolsim::report::csv::cluster_csv(obs, sc.start_unix_ns),
+                &mut kinds_cluster,
+            ),
+        ] {
+            let csv = Csv::parse(&text);
+            for row in &csv.rows {
+                for (h, v) in csv.header.iter().zip(row) {
+                    let k = cell_kind(v);
+                    let prev = *kinds.entry(h.clone()).or_insert(k);
+                    assert_eq!(prev, k, "column {h}: {v} is {k}, elsewhere {prev}");
+                }
+            }
+        }
+        // Pool rows only: no column repeats a cluster-wide figure, and
+        // cluster.csv has one row per sample instant.
+        let csv = Csv::parse(&poolsim::report::csv::timeseries_csv(obs, sc.start_unix_ns));
+        assert!(csv.header.iter().all(|h| !h.starts_with("cluster")));
+        let cluster = Csv::parse(&poolsim::report::csv::cluster_csv(obs, sc.start_unix_ns));
+        assert_eq!(
+            cluster.header.join(","),
+            poolsim::report::csv::CLUSTER_HEADER
+        );
+        assert_eq!(cluster.rows.len() * obs.pools.len(), csv.rows.len());
+        let last = cluster.rows.last().unwrap();
+        let total: u64 = obs.connects_per_second.iter().map(|&c| c as u64).sum();
+        assert_eq!(last[cluster.col("connect_attempts")], total.to_string());
+        // The pools' connects at the last sample add up to the cluster's attempts.
+        let n = obs.pools.len();
+        let pools_connects: u64 = csv.rows[csv.rows.len() - n..]
+            .iter()
+            .map(|r| r[csv.col("connects")].parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(pools_connects, total);
+    }
+    assert_eq!(kinds["t_s"], "decimal");
+    assert_eq!(kinds["wait_p99_ms"], "decimal");
+    assert_eq!(kinds["requests"], "integer");
+    assert_eq!(kinds_cluster["t_s"], "decimal");
 }
 
 #[test]
@@ -1387,4 +1464,73 @@ fn compare_is_deterministic() {
     assert_eq!(compared, 4 * 9);
     let _ = std::fs::remove_dir_all(&a);
     let _ = std::fs::remove_dir_all(&b);
+}
+
+#[test]
+fn summary_traces_the_run_to_what_produced_it() {
+    let dir = tmp("trace");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("s.yaml");
+    let yaml = STRESSED.replace("duration: 3m", "duration: 3m\nmeasure_after: 30s");
+    std::fs::write(&file, &yaml).unwrap();
+    let sc = scenario::load(&file).unwrap();
+    let o = run(&sc);
+    let v: serde_json::Value = serde_json::from_str(&o.summary.to_json()).unwrap();
+    assert_eq!(v["poolsim_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(v["scenario_path"], file.display().to_string());
+    // sha256 of the bytes, as `sha256sum` prints it.
+    let sha = v["scenario_sha256"].as_str().unwrap();
+    assert_eq!(sha.len(), 64);
+    assert!(sha
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    std::fs::write(&file, format!("{yaml}\n# a comment\n")).unwrap();
+    let other = scenario::load(&file).unwrap();
+    assert_ne!(
+        other.source.as_ref().unwrap().sha256,
+        sha,
+        "another byte, another hash"
+    );
+    assert_eq!(v["measure_after_s"], 30.0);
+    assert_eq!(v["warnings"], serde_json::json!([]));
+    // From text alone there is no path to give.
+    let parsed = scenario(STRESSED);
+    assert_eq!(
+        serde_json::to_value(&run(&parsed).summary).unwrap()["scenario_path"],
+        serde_json::Value::Null
+    );
+    // The printed header says what measure_after leaves out.
+    let text = poolsim::report::text::render(&o.summary, None);
+    assert!(text.contains("2 pools"), "{text}");
+    assert!(text.contains("measured after 30s: requests that arrived before it are left out"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_scenario_that_measures_nothing_says_so() {
+    let sc = scenario("name: idle\nduration: 10s\npools:\n  - name: only\n    target_size: 2\n");
+    let o = run(&sc);
+    assert_eq!(o.summary.warnings.len(), 1);
+    assert!(o.summary.warnings[0].contains("measures nothing"));
+    let text = poolsim::report::text::render(&o.summary, None);
+    assert!(text.contains("warning: this scenario has no workload and no assertion"));
+    assert!(text.contains(", 1 pool, "), "{text}");
+    let html = html::render_run_html(&o.summary, &[]);
+    assert!(html.contains("measures nothing"));
+    assert!(!html.contains("pool(s)"));
+}
+
+#[test]
+fn numbers_follow_one_precision_rule() {
+    use poolsim::report::text::{fmt_num, fmt_percent};
+    assert_eq!(fmt_num(113.4), "113.4");
+    assert_eq!(fmt_num(3797.6), "3798");
+    assert_eq!(fmt_num(65.0512), "65.05");
+    assert_eq!(fmt_num(0.668_712), "0.6687");
+    assert_eq!(fmt_num(0.000_123_4), "0.000123");
+    assert_eq!(fmt_num(12_268.0), "12268");
+    assert_eq!(fmt_num(0.5), "0.5");
+    assert_eq!(fmt_percent(Some(1.0)), "100%");
+    assert_eq!(fmt_percent(Some(0.998_72)), "99.87%");
+    assert_eq!(fmt_percent(None), "n/a");
 }

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! <out>/summary.json      report::Summary
-//! <out>/timeseries.csv    report::csv
+//! <out>/timeseries.csv    report::csv (one row per pool per sample)
+//! <out>/cluster.csv       report::csv::cluster_csv (one row per sample)
 //! <out>/metrics.prom      report::prom (OpenMetrics)
 //! <out>/report.html       report::html (self-contained)
 //! <out>/charts/<stem>.png and <stem>.svg   report::charts
@@ -97,6 +98,10 @@ pub fn write_all(out: &Path, sc: &Scenario, o: &RunOutput) -> anyhow::Result<()>
     write(
         &out.join("timeseries.csv"),
         csv::timeseries_csv(&o.observations, sc.start_unix_ns).as_bytes(),
+    )?;
+    write(
+        &out.join("cluster.csv"),
+        csv::cluster_csv(&o.observations, sc.start_unix_ns).as_bytes(),
     )?;
     write(
         &out.join("metrics.prom"),
