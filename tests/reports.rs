@@ -596,7 +596,10 @@ fn charts_plot_the_time_series() {
     let obs = &o.observations;
     let csv = Csv::parse(&poolsim::report::csv::timeseries_csv(obs, sc.start_unix_ns));
     let runs: [Run; 1] = [("run", obs)];
-    let specs = charts::run_charts(&runs, &charts::connect_limits(&sc.world));
+    let specs = charts::run_charts(
+        &runs,
+        &charts::Decor::limits(charts::connect_limits(&sc.world)),
+    );
 
     // Pool state: one chart per pool (2 pools fit as lines).
     for (i, svc) in ["history-1", "history-2"].iter().enumerate() {
@@ -810,7 +813,10 @@ fn pools_are_grouped_beyond_eight_lines() {
     ));
     let o = run(&sc);
     let runs: [Run; 1] = [("run", &o.observations)];
-    let specs = charts::run_charts(&runs, &charts::connect_limits(&sc.world));
+    let specs = charts::run_charts(
+        &runs,
+        &charts::Decor::limits(charts::connect_limits(&sc.world)),
+    );
     let state: Vec<&ChartSpec> = specs
         .iter()
         .filter(|s| s.stem.starts_with("pool-"))
@@ -868,7 +874,10 @@ fn runs_can_be_compared_on_one_axis() {
     let a = run(&sc);
     let b = run(&sc.clone().with_seed(8));
     let runs: [Run; 2] = [("seed 7", &a.observations), ("seed 8", &b.observations)];
-    let specs = charts::run_charts(&runs, &charts::connect_limits(&sc.world));
+    let specs = charts::run_charts(
+        &runs,
+        &charts::Decor::limits(charts::connect_limits(&sc.world)),
+    );
     let c = chart(&specs, "connects-per-second");
     assert_eq!(c.lines.len(), 2);
     assert!(c.lines[0].name.starts_with("seed 7: ") && c.lines[1].name.starts_with("seed 8: "));
@@ -912,7 +921,7 @@ fn latency_over_time_takes_window_percentiles() {
     let o = run(&sc);
     let obs = &o.observations;
     let runs: [Run; 1] = [("run", obs)];
-    let spec = charts::latency_over_time_chart(&runs);
+    let spec = charts::latency_over_time_chart(&runs, &charts::Decor::default());
     for (i, svc) in ["history-1", "history-2"].iter().enumerate() {
         let rows: Vec<&SampleRow> = obs.samples.iter().filter(|r| r.pool == i as u32).collect();
         let p50: Vec<(f64, f64)> = rows
@@ -934,7 +943,7 @@ fn latency_over_time_takes_window_percentiles() {
     let many = scenario(&many_pools_yaml(&[("history", 3), ("matching", 2)], "1m"));
     let m = run(&many);
     let runs: [Run; 1] = [("run", &m.observations)];
-    let spec = charts::latency_over_time_chart(&runs);
+    let spec = charts::latency_over_time_chart(&runs, &charts::Decor::default());
     let per: Vec<Vec<(f64, f64)>> = (0..3)
         .map(|p| charts::gauge_series(&m.observations, p, |r| r.wait_p99_ns as f64 / 1e6))
         .collect();
@@ -958,7 +967,10 @@ fn charts_without_data_still_render() {
     );
     let o = run(&sc);
     let runs: [Run; 1] = [("run", &o.observations)];
-    let specs = charts::run_charts(&runs, &charts::connect_limits(&sc.world));
+    let specs = charts::run_charts(
+        &runs,
+        &charts::Decor::limits(charts::connect_limits(&sc.world)),
+    );
     let lat = chart(&specs, "checkout-latency-distribution");
     assert_eq!(lat.note.as_deref(), Some("no checkouts in this run"));
     let fails = chart(&specs, "refill-failures");
@@ -1206,7 +1218,10 @@ fn plain_pool_charts_show_idle_and_open() {
     let obs = &o.observations;
     let csv = Csv::parse(&poolsim::report::csv::timeseries_csv(obs, sc.start_unix_ns));
     let runs: [Run; 1] = [("run", obs)];
-    let specs = charts::run_charts(&runs, &charts::connect_limits(&sc.world));
+    let specs = charts::run_charts(
+        &runs,
+        &charts::Decor::limits(charts::connect_limits(&sc.world)),
+    );
     for (i, svc) in ["history-1", "history-2"].iter().enumerate() {
         let c = chart(&specs, &format!("pool-{:02}-{svc}", i + 1));
         for (series, column) in [
@@ -1383,7 +1398,10 @@ fn compare_overlays_one_colour_per_mode() {
         .iter()
         .map(|m| (m.stack.name(), &m.output.observations))
         .collect();
-    let specs = charts::run_charts(&runs, &charts::connect_limits(&sc.world));
+    let specs = charts::run_charts(
+        &runs,
+        &charts::Decor::limits(charts::connect_limits(&sc.world)),
+    );
     for s in &specs {
         assert!(
             s.lines.len() + s.bands.len() <= 2 * charts::MAX_LINES + 3,

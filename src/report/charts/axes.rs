@@ -189,10 +189,19 @@ pub(super) fn ranges(spec: &ChartSpec) -> (f64, f64, f64, f64) {
         xmin = xmin.min(0.0);
     }
     // A reference line is shown when it is within reach of the data (no more
-    // than 3x above it), so a far-away limit does not flatten the curves.
+    // than 3x above it; an assertion's threshold, which carries the verdict,
+    // 10x), so a far-away limit does not flatten the curves.
+    let data_ymax = ymax;
     for h in &spec.hlines {
-        if h.y <= (ymax * 3.0).max(1.0) {
+        let reach = if h.threshold { 10.0 } else { 3.0 };
+        if h.y <= (data_ymax * reach).max(1.0) {
             ymax = ymax.max(h.y);
+        }
+    }
+    // A percentile marked on the nines axis stays on it.
+    if spec.x_axis == XAxis::Nines {
+        for v in &spec.vlines {
+            xmax = xmax.max(v.x);
         }
     }
     if xmax <= xmin {

@@ -1,6 +1,7 @@
 //! Connection charts: discards and closes against creations, failed opens,
 //! connects per second against the rate limits, and cluster connections.
 
+use super::decor::{Decor, Measure};
 use super::groups::label;
 use super::series::{
     all_pools, cluster_connections_series, connects_series, plain_pools, rate_series, run_end,
@@ -16,12 +17,13 @@ use crate::model::refiller::RefillFailure;
 use crate::model::reservoir::Discard;
 use crate::model::sql_pool::CloseCause;
 use crate::model::world::{LimiterConfig, WorldConfig};
+use crate::report::text::fmt_num;
 
 /// Connections removed per second by reason (stacked, all pools): reservoir
 /// discards, and the database/sql closes of plain pools; and connections
 /// created per second, per sample window. Several runs: one line of all
 /// removals and one (dashed) of creations per run.
-pub fn discards_chart(runs: &[Run]) -> ChartSpec {
+pub fn discards_chart(runs: &[Run], decor: &Decor) -> ChartSpec {
     let mut spec = ChartSpec::new(
         "discards-refills",
         if runs.len() > 1 {
@@ -34,8 +36,11 @@ pub fn discards_chart(runs: &[Run]) -> ChartSpec {
         "connections per second",
     );
     spec.x_max = run_end(runs);
+    decor.mark_time(&mut spec);
     let (mut discards, mut closes, mut created) = (0u64, 0u64, 0u64);
-    for (ri, (_, obs)) in runs.iter().enumerate() {
+    // Each run's own figures: a comparison's runs are never added up.
+    let mut per_run = Vec::new();
+    for (ri, (name, obs)) in runs.iter().enumerate() {
         let all = all_pools(obs);
         let plain = plain_pools(obs);
         let run_discards: u64 = obs.pools.iter().map(|p| total_discards(&p.counters)).sum();
@@ -43,9 +48,13 @@ pub fn discards_chart(runs: &[Run]) -> ChartSpec {
             .iter()
             .map(|&i| total_closes(&obs.pools[i].counters))
             .sum();
+        let run_created: u64 = obs.pools.iter().map(|p| p.counters.created).sum();
         discards += run_discards;
         closes += run_closes;
-        created += obs.pools.iter().map(|p| p.counters.created).sum::<u64>();
+        created += run_created;
+        per_run.push(format!(
+            "{name}: {run_discards} discards, {run_closes} closes, {run_created} created"
+        ));
         if runs.len() == 1 {
             for d in Discard::ALL {
                 let n: u64 = obs
@@ -108,8 +117,13 @@ pub fn discards_chart(runs: &[Run]) -> ChartSpec {
     } else {
         "one colour per run: removed (solid) against created (dashed)"
     };
+    let totals = if runs.len() == 1 {
+        format!("{discards} discards, {closes} closes, {created} connections created in total")
+    } else {
+        per_run.join("; ")
+    };
     spec.caption = format!(
-        "Connections that left in each sample window, {key}: reservoir discards, and the database/sql closes of plain pools. Creation above removal grows the pool; reservoir_full discards are returns that found the buffer full, max_idle closes returns that found MaxIdle connections idle, expiry and lifetime removals are turnover ({discards} discards, {closes} closes, {created} connections created in total)."
+        "Connections that left in each sample window, {key}: reservoir discards, and the database/sql closes of plain pools. Creation above removal grows the pool; reservoir_full discards are returns that found the buffer full, max_idle closes returns that found MaxIdle connections idle, expiry and lifetime removals are turnover ({totals})."
     );
     spec
 }
@@ -117,7 +131,7 @@ pub fn discards_chart(runs: &[Run]) -> ChartSpec {
 /// Failed opens per second by reason (stacked, all pools), per sample window:
 /// every opener's (the refiller, database/sql, the warmup, the keeper).
 /// Several runs: one line of all failed opens per run.
-pub fn refill_failures_chart(runs: &[Run]) -> ChartSpec {
+pub fn refill_failures_chart(runs: &[Run], decor: &Decor) -> ChartSpec {
     let mut spec = ChartSpec::new(
         "refill-failures",
         if runs.len() > 1 {
@@ -130,9 +144,11 @@ pub fn refill_failures_chart(runs: &[Run]) -> ChartSpec {
         "failed opens per second",
     );
     spec.x_max = run_end(runs);
+    decor.mark_time(&mut spec);
     let colors = [PURPLE, RED, ORANGE, BROWN];
     let mut total = 0u64;
-    for (ri, (_, obs)) in runs.iter().enumerate() {
+    let mut per_run = Vec::new();
+    for (ri, (name, obs)) in runs.iter().enumerate() {
         let all = all_pools(obs);
         let run_total: u64 = obs
             .pools
@@ -140,6 +156,7 @@ pub fn refill_failures_chart(runs: &[Run]) -> ChartSpec {
             .map(|p| p.counters.open_failures.iter().sum::<u64>())
             .sum();
         total += run_total;
+        per_run.push(format!("{name}: {run_total}"));
         if runs.len() > 1 {
             spec.lines.push(Series {
                 name: label(runs, ri, "failed opens/s"),
@@ -174,7 +191,13 @@ pub fn refill_failures_chart(runs: &[Run]) -> ChartSpec {
         "by the step that failed (lease, rate limiter, IAM token, connect)"
     };
     spec.caption = format!(
-        "Opens that failed in each sample window, {how}, whoever opened: the refiller, or database/sql, the warmup and the keeper of a plain pool. Any area or line here means opens are being refused ({total} failures in total)."
+        "Opens that failed in each sample window, {how}, whoever opened: the refiller, or database/sql, the warmup and the keeper of a plain pool. Any area or line here means opens are being refused ({})."
+    ,
+        if runs.len() == 1 {
+            format!("{total} failures in total")
+        } else {
+            format!("failures per run: {}", per_run.join(", "))
+        }
     );
     spec
 }
@@ -229,7 +252,7 @@ pub fn connect_limits(w: &WorldConfig) -> Vec<Limit> {
 }
 
 /// Cluster-wide connect attempts per simulated second against the limits.
-pub fn connects_chart(runs: &[Run], limits: &[Limit]) -> ChartSpec {
+pub fn connects_chart(runs: &[Run], decor: &Decor) -> ChartSpec {
     let mut spec = ChartSpec::new(
         "connects-per-second",
         "Cluster-wide connects per second vs the rate limit",
@@ -238,6 +261,7 @@ pub fn connects_chart(runs: &[Run], limits: &[Limit]) -> ChartSpec {
         "connect attempts per second",
     );
     spec.x_max = run_end(runs);
+    decor.mark_time(&mut spec);
     let mut peaks = Vec::new();
     for (ri, (name, obs)) in runs.iter().enumerate() {
         let peak = obs.connects_per_second.iter().copied().max().unwrap_or(0);
@@ -253,11 +277,16 @@ pub fn connects_chart(runs: &[Run], limits: &[Limit]) -> ChartSpec {
             mark: run_mark(runs, ri),
         });
     }
-    for (i, l) in limits.iter().enumerate() {
+    for t in decor.of(|m| *m == Measure::ConnectsPerSec) {
+        let shown = format!("{}/s in any second", fmt_num(t.value));
+        spec.hlines.push(t.hline(t.value, &shown));
+    }
+    for (i, l) in decor.limits.iter().enumerate() {
         spec.hlines.push(HLine {
             name: l.name.clone(),
             y: l.per_second,
-            color: if i == 0 { RED } else { DARK },
+            color: if i == 0 { DARK } else { BROWN },
+            threshold: false,
         });
     }
     spec.caption = format!(
@@ -268,7 +297,7 @@ pub fn connects_chart(runs: &[Run], limits: &[Limit]) -> ChartSpec {
 }
 
 /// Open connections on the cluster over time.
-pub fn cluster_connections_chart(runs: &[Run]) -> ChartSpec {
+pub fn cluster_connections_chart(runs: &[Run], decor: &Decor) -> ChartSpec {
     let mut spec = ChartSpec::new(
         "cluster-connections",
         "Open connections on the cluster",
@@ -277,6 +306,7 @@ pub fn cluster_connections_chart(runs: &[Run]) -> ChartSpec {
         "open connections",
     );
     spec.x_max = run_end(runs);
+    decor.mark_time(&mut spec);
     let mut peaks = Vec::new();
     for (ri, (name, obs)) in runs.iter().enumerate() {
         peaks.push(if runs.len() > 1 {
@@ -290,6 +320,12 @@ pub fn cluster_connections_chart(runs: &[Run]) -> ChartSpec {
             color: hue(runs, ri, GREEN),
             mark: run_mark(runs, ri),
         });
+    }
+    for t in decor.of(|m| *m == Measure::PhysicalConnections) {
+        if t.pool.is_none() {
+            let shown = format!("{} connections", fmt_num(t.value));
+            spec.hlines.push(t.hline(t.value, &shown));
+        }
     }
     spec.caption = format!(
         "Connections the cluster holds open at each sample, all pools together: ready + idle + in use + connecting; the cluster's max_connections bounds it (peak {}).",

@@ -1,16 +1,19 @@
 //! Wait-for-a-connection charts: the distribution by percentile and the
 //! per-window p50/p99 over time.
 
+use super::decor::{Decor, Measure};
 use super::groups::{label, names_of, pool_groups};
 use super::series::{band_of, gauge_series, latency_percentiles, ms, run_end};
+use super::spec::VLine;
 use super::spec::{ChartSpec, HLine, Mark, Series, XAxis};
 use super::style::{hue, run_mark, GREY, GROUP_COLORS, ORANGE};
-use super::{Points, Run, MAX_LINES};
+use super::{Points, Run, MAX_POOL_LINES};
+use crate::report::text::fmt_num;
 
 /// The wait-latency distribution (every request's wait for a connection, 0
 /// for an immediate hit) as a percentile curve, per pool or per service.
 /// Several runs: one curve per run, all pools merged.
-pub fn latency_distribution_chart(runs: &[Run]) -> ChartSpec {
+pub fn latency_distribution_chart(runs: &[Run], decor: &Decor) -> ChartSpec {
     let mut spec = ChartSpec::new(
         "checkout-latency-distribution",
         "Wait for a connection, by percentile",
@@ -24,7 +27,7 @@ pub fn latency_distribution_chart(runs: &[Run]) -> ChartSpec {
         let groups = if runs.len() > 1 {
             pool_groups(&names_of(obs), 1)
         } else {
-            pool_groups(&names_of(obs), MAX_LINES)
+            pool_groups(&names_of(obs), MAX_POOL_LINES)
         };
         for (gi, g) in groups.iter().enumerate() {
             let Some(&p0) = g.pools.first() else {
@@ -55,7 +58,22 @@ pub fn latency_distribution_chart(runs: &[Run]) -> ChartSpec {
         name: "1 ms (healthy p99 bound)".into(),
         y: 1.0,
         color: GREY,
+        threshold: false,
     });
+    for t in decor.of(|m| matches!(m, Measure::WaitMs { .. })) {
+        let Measure::WaitMs { percentile } = t.measure else {
+            continue;
+        };
+        let shown = format!("{} ms at p{}", fmt_num(t.value), fmt_num(percentile));
+        spec.hlines.push(t.hline(t.value, &shown));
+        if percentile < 100.0 {
+            spec.vlines.push(VLine {
+                label: format!("p{}", fmt_num(percentile)),
+                x: (100.0 / (100.0 - percentile)).log10(),
+                color: t.color(),
+            });
+        }
+    }
     if !any {
         spec.note = Some("no checkouts in this run".into());
     } else if all_zero {
@@ -87,7 +105,7 @@ pub(super) fn any_positive(spec: &ChartSpec) -> bool {
 /// waits that ended in each sample window (`wait_p50_ns`, `wait_p99_ns`), per
 /// pool; with more than 4 pools, per service: the median of its pools' p50
 /// and the worst of their p99. Several runs: one colour per run, all pools.
-pub fn latency_over_time_chart(runs: &[Run]) -> ChartSpec {
+pub fn latency_over_time_chart(runs: &[Run], decor: &Decor) -> ChartSpec {
     let mut spec = ChartSpec::new(
         "checkout-latency-over-time",
         "Wait for a connection per sample window: p50 and p99",
@@ -96,10 +114,11 @@ pub fn latency_over_time_chart(runs: &[Run]) -> ChartSpec {
         "wait for a connection (ms)",
     );
     spec.x_max = run_end(runs);
+    decor.mark_time(&mut spec);
     let single = runs.len() == 1;
     for (ri, (_, obs)) in runs.iter().enumerate() {
         let groups = if single {
-            pool_groups(&names_of(obs), MAX_LINES / 2)
+            pool_groups(&names_of(obs), MAX_POOL_LINES)
         } else {
             pool_groups(&names_of(obs), 1)
         };
@@ -159,7 +178,19 @@ pub fn latency_over_time_chart(runs: &[Run]) -> ChartSpec {
         name: "1 ms (healthy p99 bound)".into(),
         y: 1.0,
         color: GREY,
+        threshold: false,
     });
+    for t in decor.of(|m| matches!(m, Measure::WaitMs { .. })) {
+        let Measure::WaitMs { percentile } = t.measure else {
+            continue;
+        };
+        let shown = format!(
+            "{} ms at p{} of the run",
+            fmt_num(t.value),
+            fmt_num(percentile)
+        );
+        spec.hlines.push(t.hline(t.value, &shown));
+    }
     if spec
         .lines
         .iter()

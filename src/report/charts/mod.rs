@@ -35,6 +35,7 @@
 
 pub mod axes;
 pub mod connections;
+pub mod decor;
 pub mod groups;
 pub mod latency;
 pub mod overlay;
@@ -51,6 +52,7 @@ pub use connections::{
     cluster_connections_chart, connect_limits, connects_chart, discards_chart,
     refill_failures_chart, Limit,
 };
+pub use decor::{thresholds, Decor, EventMark, Measure, Threshold};
 pub use groups::{pool_groups, service_of, PoolGroup};
 pub use latency::{latency_distribution_chart, latency_over_time_chart};
 pub use pool_state::{gauges_for, pool_state_charts, reservoir_gauges, Gauge};
@@ -60,13 +62,17 @@ pub use series::{
     band_of, cluster_connections_series, connects_series, gauge_series, gauge_sum_series,
     latency_percentiles, nonzero, rate_series, secs, window_latency,
 };
-pub use spec::{Band, ChartSpec, HLine, Mark, Series, XAxis};
+pub use spec::{Band, ChartSpec, HLine, Mark, Series, Shade, VLine, XAxis};
 pub use style::{run_color, stem_part, PALETTE, RUN_COLORS};
 
 use crate::model::world::Observations;
 
-/// Most lines (or bands) one chart draws before pools are grouped.
+/// Most pools that get a chart of their own (`pool-NN-<pool>`, small
+/// multiples) before pools are grouped into bands.
 pub const MAX_LINES: usize = 8;
+/// Most per-pool lines one chart draws: with more pools, a line chart shows
+/// one min/median/max band per service instead (never a tangle of lines).
+pub const MAX_POOL_LINES: usize = 4;
 /// Image width, pixels.
 pub const WIDTH: u32 = 1100;
 /// Height of the plot (title, axes, data), pixels; the legend adds rows below.
@@ -84,14 +90,19 @@ pub type WindowLatency = (f64, f64, f64);
 /// The standard set of charts of a run (or of runs compared), in report
 /// order: pool state per pool, request rate, discards and closes, failed
 /// opens, connects, cluster connections, wait over time, wait distribution.
-pub fn run_charts(runs: &[Run], limits: &[Limit]) -> Vec<ChartSpec> {
-    let mut out = pool_state_charts(runs);
-    out.push(checkout_rate_chart(runs));
-    out.push(discards_chart(runs));
-    out.push(refill_failures_chart(runs));
-    out.push(connects_chart(runs, limits));
-    out.push(cluster_connections_chart(runs));
-    out.push(latency_over_time_chart(runs));
-    out.push(latency_distribution_chart(runs));
+/// `decor` gives what they draw besides the data (limits, thresholds,
+/// the unmeasured span, event marks).
+pub fn run_charts(runs: &[Run], decor: &Decor) -> Vec<ChartSpec> {
+    let mut out = pool_state_charts(runs, decor);
+    out.push(checkout_rate_chart(runs, decor));
+    out.push(discards_chart(runs, decor));
+    out.push(refill_failures_chart(runs, decor));
+    out.push(connects_chart(runs, decor));
+    out.push(cluster_connections_chart(runs, decor));
+    out.push(latency_over_time_chart(runs, decor));
+    out.push(latency_distribution_chart(runs, decor));
+    for spec in &mut out {
+        spec.mark_coincident();
+    }
     out
 }

@@ -1,5 +1,6 @@
 //! The pool-state charts (`pool-NN-<pool>`): each pool's gauges over time.
 
+use super::decor::Decor;
 use super::groups::{add_group_curve, names_of, pool_groups, PoolGroup};
 use super::overlay::pool_state_overlay;
 use super::series::{gauge_series, secs};
@@ -110,7 +111,7 @@ pub(super) fn pool_state_text(stacks: &[Stack]) -> (&'static str, &'static str) 
 /// quantities every stack has: open physical connections (solid), in use
 /// (dotted) and the target (dashed, one grey line when every run has the
 /// same). A group of several pools is then drawn as the group's totals.
-pub fn pool_state_charts(runs: &[Run]) -> Vec<ChartSpec> {
+pub fn pool_state_charts(runs: &[Run], decor: &Decor) -> Vec<ChartSpec> {
     let Some(first) = runs.first() else {
         return Vec::new();
     };
@@ -123,11 +124,18 @@ pub fn pool_state_charts(runs: &[Run]) -> Vec<ChartSpec> {
             .map(|&i| first.1.pools[i].name.as_str())
             .collect();
         let stem = format!("pool-{:02}-{}", gi + 1, stem_part(&g.name));
-        let spec = if runs.len() == 1 {
+        let mut spec = if runs.len() == 1 {
             pool_state_single(&stem, g, first.1)
         } else {
             pool_state_overlay(&stem, g, runs, &names)
         };
+        let sizes: Vec<u32> = g
+            .pools
+            .iter()
+            .map(|&i| first.1.pools[i].target_size)
+            .collect();
+        decor.mark_pools(&mut spec, &names, &sizes, runs.len() > 1 && names.len() > 1);
+        decor.mark_time(&mut spec);
         out.push(spec);
     }
     out

@@ -67,6 +67,10 @@ pub(super) enum LegendKind {
     Line(Mark),
     Area,
     Band,
+    /// An assertion's threshold: thick long dashes.
+    Threshold,
+    /// The shaded span.
+    Shade,
 }
 
 pub(super) struct Legend {
@@ -79,6 +83,13 @@ pub(super) const SWATCH: u32 = 30;
 
 pub(super) fn legend_items(spec: &ChartSpec) -> Vec<LegendItem> {
     let mut v = Vec::new();
+    if let Some(sh) = &spec.shade {
+        v.push(LegendItem {
+            name: sh.name.clone(),
+            color: 0,
+            kind: LegendKind::Shade,
+        });
+    }
     // Stacked areas are listed top layer first, as they appear.
     for s in spec.stacked.iter().rev() {
         v.push(LegendItem {
@@ -101,11 +112,24 @@ pub(super) fn legend_items(spec: &ChartSpec) -> Vec<LegendItem> {
             kind: LegendKind::Line(s.mark),
         });
     }
+    // Whether each reference line is on the axis (a far-away one is named
+    // in the legend but not drawn).
+    let (_, _, ymax, ymin_pos) = ranges(spec);
+    let ys = y_scale(spec, ymax, ymin_pos);
     for h in &spec.hlines {
+        let name = if ys.shows(h.y) {
+            h.name.clone()
+        } else {
+            format!("{} (off the axis)", h.name)
+        };
         v.push(LegendItem {
-            name: h.name.clone(),
+            name,
             color: h.color,
-            kind: LegendKind::Line(Mark::Dashed),
+            kind: if h.threshold {
+                LegendKind::Threshold
+            } else {
+                LegendKind::Line(Mark::Dashed)
+            },
         });
     }
     v
@@ -342,6 +366,17 @@ pub(super) fn draw<DB: DrawingBackend>(
         }
     }
 
+    // The shaded span (before measure_after), under everything.
+    if let Some(sh) = &spec.shade {
+        let (a, b) = ((sh.from / xs).max(x0), (sh.to / xs).min(x1));
+        if b > a {
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(a, ys.lo), (b, ys.hi)],
+                SHADE.filled(),
+            )))?;
+        }
+    }
+
     // Stacked areas.
     if let Some(first) = spec.stacked.first() {
         let n = first.points.len();
@@ -378,8 +413,8 @@ pub(super) fn draw<DB: DrawingBackend>(
             color(b.color).mix(0.22).filled(),
         )))?;
     }
-    // Reference lines.
-    for h in &spec.hlines {
+    // Reference lines (limits and guides; thresholds come after the data).
+    for h in spec.hlines.iter().filter(|h| !h.threshold) {
         if ys.shows(h.y) {
             let y = ys.at(h.y);
             let px = vec![chart.backend_coord(&(x0, y)), chart.backend_coord(&(x1, y))];
@@ -404,6 +439,45 @@ pub(super) fn draw<DB: DrawingBackend>(
         for d in dashes(&px, on, off) {
             stroke(root, &d, color(s.color), 2, bitmap)?;
         }
+    }
+    // Assertion thresholds, over the data they judge.
+    for h in spec.hlines.iter().filter(|h| h.threshold) {
+        if ys.shows(h.y) {
+            let y = ys.at(h.y);
+            let px = vec![chart.backend_coord(&(x0, y)), chart.backend_coord(&(x1, y))];
+            for d in dashes(&px, 18, 7) {
+                stroke(root, &d, color(h.color), 3, bitmap)?;
+            }
+        }
+    }
+    // Vertical lines (events, deadlines, percentiles), each labelled at the
+    // top; labels step down so that neighbours do not overwrite each other.
+    let label_style = (FONT, VLABEL_SIZE)
+        .into_font()
+        .color(&BLACK_TEXT)
+        .pos(Pos::new(HPos::Left, VPos::Top));
+    for (i, v) in spec.vlines.iter().enumerate() {
+        let x = v.x / xs;
+        if x < x0 || x > x1 {
+            continue;
+        }
+        let top = chart.backend_coord(&(x, ys.hi));
+        let bottom = chart.backend_coord(&(x, ys.lo));
+        for d in dashes(&[top, bottom], 6, 4) {
+            stroke(root, &d, color(v.color), 2, bitmap)?;
+        }
+        let (tw, _) = (text_width(&v.label, VLABEL_SIZE), 0);
+        let right_edge = chart.backend_coord(&(x1, ys.hi)).0;
+        let lx = if top.0 + 4 + tw as i32 > right_edge {
+            top.0 - 4 - tw as i32
+        } else {
+            top.0 + 4
+        };
+        root.draw(&Text::new(
+            v.label.clone(),
+            (lx, top.1 + 4 + (i % 4) as i32 * (VLABEL_SIZE as i32 + 3)),
+            label_style.clone(),
+        ))?;
     }
     for s in &spec.lines {
         let pts = sc(&s.points);
@@ -451,6 +525,25 @@ pub(super) fn draw<DB: DrawingBackend>(
                     [(x, y - 7), (x + SWATCH as i32, y + 7)],
                     c.mix(0.7).filled(),
                 ))?;
+            }
+            LegendKind::Shade => {
+                legend_area.draw(&Rectangle::new(
+                    [(x, y - 7), (x + SWATCH as i32, y + 7)],
+                    SHADE.filled(),
+                ))?;
+                legend_area.draw(&Rectangle::new(
+                    [(x, y - 7), (x + SWATCH as i32, y + 7)],
+                    RGBColor(200, 200, 200).stroke_width(1),
+                ))?;
+            }
+            LegendKind::Threshold => {
+                for k in 0..2 {
+                    let a = x + k * 17;
+                    legend_area.draw(&PathElement::new(
+                        vec![(a, y), (a + 12, y)],
+                        c.stroke_width(4),
+                    ))?;
+                }
             }
             LegendKind::Band => {
                 legend_area.draw(&Rectangle::new(
@@ -508,6 +601,12 @@ pub(super) fn draw<DB: DrawingBackend>(
 }
 
 pub(super) const BLACK_TEXT: RGBColor = RGBColor(30, 30, 30);
+
+/// Fill of the shaded span (the part of the run before measure_after).
+const SHADE: RGBColor = RGBColor(232, 232, 232);
+
+/// Size of a vertical line's label.
+const VLABEL_SIZE: u32 = 13;
 
 pub(super) fn height(legend: &Legend) -> u32 {
     PLOT_HEIGHT

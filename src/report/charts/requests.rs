@@ -1,11 +1,12 @@
 //! The request-rate chart (`checkout-rate`) with empty-event and failure marks.
 
+use super::decor::Decor;
 use super::groups::{add_group_curve, names_of, pool_groups};
 use super::overlay::checkout_rate_overlay;
 use super::series::{all_pools, any_reservoir, nonzero, rate_series, run_end};
 use super::spec::{ChartSpec, Mark, Series, XAxis};
 use super::style::{cause_color, GROUP_COLORS, RED};
-use super::{Run, MAX_LINES};
+use super::{Run, MAX_POOL_LINES};
 use crate::model::world::{FailCause, Observations};
 
 /// Failed requests by cause, summed over all pools, in words ("none").
@@ -32,7 +33,7 @@ pub(super) fn failures_in_words(obs: &Observations) -> String {
 /// the windows that had empty events (×) or failed requests (▲, one colour
 /// per cause) marked. Several runs: each run's total over all pools, with its
 /// empty events and failures, in the run's colour.
-pub fn checkout_rate_chart(runs: &[Run]) -> ChartSpec {
+pub fn checkout_rate_chart(runs: &[Run], decor: &Decor) -> ChartSpec {
     let mut spec = ChartSpec::new(
         "checkout-rate",
         "Requests per second (per sample window)",
@@ -41,13 +42,14 @@ pub fn checkout_rate_chart(runs: &[Run]) -> ChartSpec {
         "requests per second",
     );
     spec.x_max = run_end(runs);
+    decor.mark_time(&mut spec);
     if runs.len() > 1 {
         return checkout_rate_overlay(spec, runs);
     }
     let Some((_, obs)) = runs.first() else {
         return spec;
     };
-    let groups = pool_groups(&names_of(obs), MAX_LINES);
+    let groups = pool_groups(&names_of(obs), MAX_POOL_LINES);
     for (gi, g) in groups.iter().enumerate() {
         let per_pool = g
             .pools

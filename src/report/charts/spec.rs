@@ -51,6 +51,33 @@ pub struct HLine {
     pub y: f64,
     /// Palette index.
     pub color: usize,
+    /// An assertion's threshold (drawn thicker, with long dashes, and kept
+    /// on the axis when within 10x of the data; a limit or guide line only
+    /// when within 3x).
+    pub threshold: bool,
+}
+
+/// A vertical reference line: an event at an instant (time axis), an
+/// assertion's deadline, or a percentile (nines axis).
+#[derive(Clone, Debug, PartialEq)]
+pub struct VLine {
+    /// Label drawn beside the line at the top of the plot.
+    pub label: String,
+    /// Its x, in data units (seconds, or nines).
+    pub x: f64,
+    /// Palette index.
+    pub color: usize,
+}
+
+/// A shaded span of the x axis, with its legend name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shade {
+    /// Legend name.
+    pub name: String,
+    /// From, in data units.
+    pub from: f64,
+    /// To, in data units.
+    pub to: f64,
 }
 
 /// The x axis of a chart.
@@ -83,6 +110,10 @@ pub struct ChartSpec {
     pub lines: Vec<Series>,
     /// Horizontal reference lines.
     pub hlines: Vec<HLine>,
+    /// Vertical reference lines (events, deadlines, percentiles).
+    pub vlines: Vec<VLine>,
+    /// A shaded span (the part of the run before `measure_after`).
+    pub shade: Option<Shade>,
     /// A remark drawn in the middle of the plot (e.g. "no refill failures").
     pub note: Option<String>,
     /// The end of the x axis in data units (a time chart spans the whole run
@@ -111,6 +142,8 @@ impl ChartSpec {
             bands: Vec::new(),
             lines: Vec::new(),
             hlines: Vec::new(),
+            vlines: Vec::new(),
+            shade: None,
             note: None,
             x_max: None,
             y_log: false,
@@ -123,6 +156,32 @@ impl ChartSpec {
             .iter()
             .chain(self.lines.iter())
             .find(|s| s.name == name)
+    }
+
+    /// Keep lines that coincide visible: a line whose points equal an
+    /// earlier line's is drawn with another dash (dashed and dotted lines
+    /// are drawn over solid ones) and its legend name says which line it
+    /// covers.
+    pub fn mark_coincident(&mut self) {
+        let drawn = |m: Mark| matches!(m, Mark::Line | Mark::Dashed | Mark::Dotted);
+        for i in 1..self.lines.len() {
+            if self.lines[i].points.is_empty() || !drawn(self.lines[i].mark) {
+                continue;
+            }
+            let Some(j) = (0..i).find(|&j| {
+                drawn(self.lines[j].mark) && self.lines[j].points == self.lines[i].points
+            }) else {
+                continue;
+            };
+            if self.lines[i].mark == self.lines[j].mark {
+                self.lines[i].mark = match self.lines[j].mark {
+                    Mark::Line | Mark::Dotted => Mark::Dashed,
+                    _ => Mark::Dotted,
+                };
+            }
+            let other = self.lines[j].name.clone();
+            self.lines[i].name.push_str(&format!(" (same as {other})"));
+        }
     }
 
     pub(super) fn is_empty(&self) -> bool {

@@ -10,7 +10,7 @@ use crate::model::world::FailCause;
 use plotters::style::RGBColor;
 
 /// The colour palette (Tableau 10, then black and dark grey).
-pub const PALETTE: [(u8, u8, u8); 12] = [
+pub const PALETTE: [(u8, u8, u8); 14] = [
     (31, 119, 180),  // 0 blue
     (255, 127, 14),  // 1 orange
     (44, 160, 44),   // 2 green
@@ -23,6 +23,8 @@ pub const PALETTE: [(u8, u8, u8); 12] = [
     (23, 190, 207),  // 9 cyan
     (0, 0, 0),       // 10 black
     (80, 80, 80),    // 11 dark grey
+    (26, 127, 55),   // 12 a passed assertion's green
+    (207, 34, 46),   // 13 a failed assertion's red
 ];
 pub(super) const BLUE: usize = 0;
 pub(super) const ORANGE: usize = 1;
@@ -36,6 +38,8 @@ pub(super) const OLIVE: usize = 8;
 pub(super) const CYAN: usize = 9;
 pub(super) const BLACK: usize = 10;
 pub(super) const DARK: usize = 11;
+pub(super) const PASS: usize = 12;
+pub(super) const FAIL: usize = 13;
 
 pub(super) fn color(i: usize) -> RGBColor {
     let (r, g, b) = PALETTE[i % PALETTE.len()];
