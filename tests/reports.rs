@@ -359,7 +359,6 @@ fn check_openmetrics(text: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
     let mut families: BTreeMap<String, String> = BTreeMap::new();
     let mut helped: Vec<String> = Vec::new();
     let mut current: Option<(String, String)> = None;
-    let mut seen_samples_in_family = false;
     let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     let mut last_series = String::new();
     let mut run_labels: Option<Vec<(String, String)>> = None;
@@ -398,7 +397,6 @@ fn check_openmetrics(text: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
                         "{fam}: counters, and only counters, end in _total"
                     );
                     current = Some((fam.to_string(), arg.to_string()));
-                    seen_samples_in_family = false;
                 }
                 other => panic!("unknown descriptor {other}"),
             }
@@ -414,8 +412,6 @@ fn check_openmetrics(text: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
             _ => false,
         };
         assert!(ok, "sample {} outside its family {fam} ({kind})", s.name);
-        seen_samples_in_family = true;
-        let _ = seen_samples_in_family;
         let (run, own): (Vec<_>, Vec<_>) = s
             .labels
             .iter()
@@ -1551,4 +1547,223 @@ fn numbers_follow_one_precision_rule() {
     assert_eq!(fmt_percent(Some(1.0)), "100%");
     assert_eq!(fmt_percent(Some(0.998_72)), "99.87%");
     assert_eq!(fmt_percent(None), "n/a");
+}
+
+/// A run with one assertion of every kind a chart can show, measured after 30 s.
+fn verdict_scenario() -> Scenario {
+    scenario(&STRESSED.replace(
+        "assertions:\n  - type: reservoir_empty_events\n    max: 5\n  - type: max_connects_per_sec\n    max: 100\n",
+        "measure_after: 30s\nassertions:\n  - type: max_connects_per_sec\n    max: 20\n  - type: wait_time\n    percentile: 99\n    max: 50ms\n  - type: pool_at_size\n    pool: history-2\n    min_fraction: 0.8\n  - type: max_physical_connections\n    max: 40\n  - type: converge_within\n    duration: 20s\n",
+    ))
+}
+
+#[test]
+fn charts_draw_each_threshold_with_its_verdict() {
+    let sc = verdict_scenario();
+    assert_eq!(sc.assertions.len(), 5);
+    let o = run(&sc);
+    let decor = files::run_decor(&sc, &o);
+    assert_eq!(decor.measure_after_s, 30.0);
+    assert_eq!(decor.thresholds.len(), 5);
+    let runs: [Run; 1] = [("run", &o.observations)];
+    let specs = charts::run_charts(&runs, &decor);
+    let verdict = |i: usize| {
+        if o.assertions[i].passed {
+            "PASS"
+        } else {
+            "FAIL"
+        }
+    };
+    let threshold = |stem: &str, y: f64| -> charts::HLine {
+        chart(&specs, stem)
+            .hlines
+            .iter()
+            .find(|h| h.threshold && h.y == y)
+            .unwrap_or_else(|| panic!("{stem}: no threshold at {y}"))
+            .clone()
+    };
+    // max_connects_per_sec on the connects chart.
+    let h = threshold("connects-per-second", 20.0);
+    assert!(
+        h.name.starts_with("assertion max_connects_per_sec ≤ 20/s"),
+        "{}",
+        h.name
+    );
+    assert!(h.name.contains(verdict(0)), "{}", h.name);
+    let (pass, fail) = (charts::PALETTE[12], charts::PALETTE[13]);
+    assert_eq!(
+        charts::PALETTE[h.color],
+        if o.assertions[0].passed { pass } else { fail }
+    );
+    // The wait percentile on both latency charts, and p99 marked on the x axis.
+    for stem in [
+        "checkout-latency-distribution",
+        "checkout-latency-over-time",
+    ] {
+        let h = threshold(stem, 50.0);
+        assert!(h.name.contains("wait_time ≤ 50 ms at p99"), "{}", h.name);
+        assert!(h.name.contains(verdict(1)));
+    }
+    let dist = chart(&specs, "checkout-latency-distribution");
+    assert_eq!(dist.vlines.len(), 1);
+    assert!((dist.vlines[0].x - 2.0).abs() < 1e-12, "p99 is 2 nines");
+    // pool_at_size: 0.8 x target_size on history-2's chart only.
+    let h = threshold("pool-02-history-2", 8.0);
+    assert!(
+        h.name.contains("[history-2] ≥ 0.8 × target_size = 8 open"),
+        "{}",
+        h.name
+    );
+    assert!(chart(&specs, "pool-01-history-1")
+        .hlines
+        .iter()
+        .all(|h| !h.name.contains("pool_at_size")));
+    // max_physical_connections without a pool: the cluster chart.
+    let h = threshold("cluster-connections", 40.0);
+    assert!(h.name.contains(verdict(3)));
+    // converge_within: a vertical line at 20 s on every pool chart.
+    for stem in ["pool-01-history-1", "pool-02-history-2"] {
+        let v = chart(&specs, stem)
+            .vlines
+            .iter()
+            .find(|v| v.label.starts_with("converge_within 20s"))
+            .unwrap();
+        assert_eq!(v.x, 20.0);
+        assert!(v.label.ends_with(verdict(4)));
+    }
+    // measure_after is shaded on every time chart, nowhere else.
+    for s in &specs {
+        match s.x_axis {
+            XAxis::Time => {
+                let sh = s.shade.as_ref().unwrap_or_else(|| panic!("{}", s.stem));
+                assert_eq!((sh.from, sh.to), (0.0, 30.0));
+                assert!(sh.name.contains("before measure_after (30s): not measured"));
+            }
+            XAxis::Nines => assert!(s.shade.is_none()),
+        }
+    }
+    // No event marks without events; with some, every time chart shows them.
+    assert!(specs
+        .iter()
+        .all(|s| s.vlines.iter().all(|v| !v.label.contains("fault"))));
+    let mut with_events = decor.clone();
+    with_events.events = vec![
+        (60.0, "fault: cluster restart".into()),
+        (90.0, "fault: heal".into()),
+    ];
+    for s in charts::run_charts(&runs, &with_events) {
+        let marks: Vec<f64> = s
+            .vlines
+            .iter()
+            .filter(|v| v.label.starts_with("fault"))
+            .map(|v| v.x)
+            .collect();
+        match s.x_axis {
+            XAxis::Time => assert_eq!(marks, vec![60.0, 90.0], "{}", s.stem),
+            XAxis::Nines => assert!(marks.is_empty()),
+        }
+    }
+    // They all render, PNG and SVG.
+    for f in charts::render_all(&charts::run_charts(&runs, &with_events)).unwrap() {
+        assert!(f.svg.contains("</svg>"));
+        assert!(!f.png.is_empty());
+    }
+}
+
+#[test]
+fn coinciding_lines_stay_visible() {
+    // Two pools with the same workload and seed streams of their own: their
+    // request rates differ; make a chart where two lines are equal.
+    let mut spec = charts::checkout_rate_chart(
+        &[("run", &run(&scenario(STRESSED)).observations)],
+        &charts::Decor::default(),
+    );
+    let first = spec.lines[0].clone();
+    spec.lines.push(charts::Series {
+        name: "copy".into(),
+        ..first.clone()
+    });
+    spec.mark_coincident();
+    let copy = spec.lines.last().unwrap();
+    assert_eq!(copy.name, format!("copy (same as {})", first.name));
+    assert_ne!(copy.mark, first.mark, "drawn with another dash");
+    // Compared modes on one scenario see the same arrivals: their request
+    // lines coincide and say so.
+    let sc = compare_scenario();
+    let cmp = poolsim::compare::compare(&sc, &Stack::ALL, |_, _| {}).unwrap();
+    let specs = charts::run_charts(
+        &cmp.modes
+            .iter()
+            .map(|m| (m.stack.name(), &m.output.observations))
+            .collect::<Vec<Run>>(),
+        &files::compare_decor(&cmp),
+    );
+    let c = chart(&specs, "checkout-rate");
+    let reqs: Vec<&charts::Series> = c
+        .lines
+        .iter()
+        .filter(|s| s.name.contains("requests/s (all pools)"))
+        .collect();
+    assert_eq!(reqs.len(), 3);
+    let marks: std::collections::BTreeSet<String> =
+        reqs.iter().map(|s| format!("{:?}", s.mark)).collect();
+    assert_eq!(marks.len(), 3, "three dashes for three modes");
+}
+
+#[test]
+fn compare_captions_never_add_modes_up() {
+    let sc = compare_scenario();
+    let cmp = poolsim::compare::compare(&sc, &Stack::ALL, |_, _| {}).unwrap();
+    let runs: Vec<Run> = cmp
+        .modes
+        .iter()
+        .map(|m| (m.stack.name(), &m.output.observations))
+        .collect();
+    let specs = charts::run_charts(&runs, &files::compare_decor(&cmp));
+    for s in &specs {
+        assert!(!s.caption.contains("in total"), "{}: {}", s.stem, s.caption);
+    }
+    let d = chart(&specs, "discards-refills");
+    for m in &cmp.modes {
+        let created: u64 = m
+            .output
+            .observations
+            .pools
+            .iter()
+            .map(|p| p.counters.created)
+            .sum();
+        assert!(
+            d.caption.contains(&format!("{}: ", m.stack.name()))
+                && d.caption.contains(&format!("{created} created")),
+            "{}",
+            d.caption
+        );
+    }
+}
+
+#[test]
+fn more_than_four_pools_become_bands() {
+    let sc = scenario(&many_pools_yaml(&[("history", 6)], "2m"));
+    let o = run(&sc);
+    let runs: [Run; 1] = [("run", &o.observations)];
+    for spec in [
+        charts::checkout_rate_chart(&runs, &charts::Decor::default()),
+        charts::latency_over_time_chart(&runs, &charts::Decor::default()),
+    ] {
+        let per_pool = spec
+            .lines
+            .iter()
+            .filter(|s| s.name.starts_with("history-"))
+            .count();
+        assert_eq!(per_pool, 0, "{}: no line per pool", spec.stem);
+        assert!(
+            spec.lines
+                .iter()
+                .any(|s| s.name.starts_with("history") || s.name.contains("of 6 pools")),
+            "{}: one curve for the service",
+            spec.stem
+        );
+    }
+    let c = charts::checkout_rate_chart(&runs, &charts::Decor::default());
+    assert_eq!(c.bands.len(), 1, "min–max of the 6 pools");
 }
