@@ -6,7 +6,7 @@ use super::groups::{label, names_of, pool_groups};
 use super::series::{band_of, gauge_series, latency_percentiles, ms, run_end};
 use super::spec::VLine;
 use super::spec::{ChartSpec, HLine, Mark, Series, XAxis};
-use super::style::{hue, run_mark, GREY, GROUP_COLORS, ORANGE};
+use super::style::{hue, run_mark, BLACK, GREY, GROUP_COLORS, ORANGE};
 use super::{Points, Run, MAX_POOL_LINES};
 use crate::report::text::fmt_num;
 
@@ -51,6 +51,23 @@ pub fn latency_distribution_chart(runs: &[Run], decor: &Decor) -> ChartSpec {
                 points: latency_percentiles(&h),
                 color: hue(runs, ri, GROUP_COLORS[gi % GROUP_COLORS.len()]),
                 mark: run_mark(runs, ri),
+            });
+        }
+        // A wait assertion over all pools judges their merged distribution:
+        // draw it when the chart otherwise shows separate curves.
+        let judged_merged = decor
+            .of(|m| matches!(m, Measure::WaitMs { .. }))
+            .any(|t| t.pool.is_none());
+        if runs.len() == 1 && groups.len() > 1 && judged_merged {
+            let mut h = obs.pools[0].checkout_latency.clone();
+            for p in &obs.pools[1..] {
+                let _ = h.add(&p.checkout_latency);
+            }
+            spec.lines.push(Series {
+                name: "all pools merged (what the assertion judges)".into(),
+                points: latency_percentiles(&h),
+                color: BLACK,
+                mark: Mark::Dotted,
             });
         }
     }
