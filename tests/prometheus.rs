@@ -24,7 +24,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The one finding of `promtool check metrics` that poolsim keeps: the
-/// production histogram's name and unit (DOMAIN section 8, README "metrics.prom").
+/// production histogram's name and unit (docs/domain.md section 8, README "metrics.prom").
 const KEPT_FINDING: &str =
     "dsql_reservoir_checkout_latency_milliseconds use base unit \"seconds\" instead of \"milliseconds\"";
 
@@ -390,7 +390,7 @@ fn dashboard_queries_return_data_from_a_real_prometheus() {
     };
     assert_eq!(
         series("poolsim_cluster_connections", "scenario"),
-        [sc.name.clone()]
+        std::slice::from_ref(&sc.name)
     );
     assert_eq!(
         series(

@@ -415,7 +415,6 @@ fn check_openmetrics(text: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
         let (run, own): (Vec<_>, Vec<_>) = s
             .labels
             .iter()
-            .cloned()
             .filter(|(k, v)| {
                 if k == "stack" {
                     assert!(
@@ -425,6 +424,7 @@ fn check_openmetrics(text: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
                 }
                 k != "stack"
             })
+            .cloned()
             .partition(|(k, _)| matches!(k.as_str(), "scenario" | "seed" | "mode"));
         assert_eq!(run.len(), 3, "{}: scenario, seed and mode labels", s.name);
         match &run_labels {

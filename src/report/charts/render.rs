@@ -412,6 +412,12 @@ pub(super) fn draw<DB: DrawingBackend>(
             poly,
             color(b.color).mix(0.22).filled(),
         )))?;
+        // The edges, thin, so that a brief excursion of one pool (a dip to
+        // a threshold) shows even where the band is one pixel wide.
+        let edge = blend(color(b.color), 0.55);
+        for side in [&b.lower, &b.upper] {
+            stroke(root, &to_pixels(&chart, &sc(side)), edge, 1, bitmap)?;
+        }
     }
     // Reference lines (limits and guides; thresholds come after the data).
     for h in spec.hlines.iter().filter(|h| !h.threshold) {
@@ -601,6 +607,13 @@ pub(super) fn draw<DB: DrawingBackend>(
 }
 
 pub(super) const BLACK_TEXT: RGBColor = RGBColor(30, 30, 30);
+
+/// `c` blended with white: `alpha` of `c` (an opaque colour, so that PNG
+/// and SVG match without transparency).
+fn blend(c: RGBColor, alpha: f64) -> RGBColor {
+    let mix = |v: u8| (v as f64 * alpha + 255.0 * (1.0 - alpha)).round() as u8;
+    RGBColor(mix(c.0), mix(c.1), mix(c.2))
+}
 
 /// Fill of the shaded span (the part of the run before measure_after).
 const SHADE: RGBColor = RGBColor(232, 232, 232);
