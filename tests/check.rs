@@ -759,3 +759,59 @@ assertions:
         );
     }
 }
+
+#[test]
+fn a_run_that_cannot_complete_is_an_error_in_every_output() {
+    // The engine stops runs that would spin or exhaust memory; validation
+    // refuses what it can foresee, so build the record through the library
+    // and put such an outcome in it.
+    use poolsim::gate::{self, select};
+    let d = tmp("error");
+    write(&d, "s.yaml", &small(5, ""));
+    let files = select::find_scenarios(&[d.join("s.yaml")]).unwrap();
+    let loaded = gate::load_all(&files, &poolsim::scenario::parse);
+    let points = gate::plan(&loaded, Some(&[1, 2]), None);
+    let mut ex = gate::execute(&loaded, &points, 2, None, |_, _| {});
+    assert!(ex.io_errors.is_empty());
+    ex.runs[1] = poolsim::gate::record::RunEntry {
+        seed: 2,
+        passed: false,
+        error: Some("the run could not complete: more than 10000000 events at one instant".into()),
+        figures: None,
+        assertions: Vec::new(),
+    };
+    let r = gate::assemble(&loaded, Some(&[1, 2]), 1.0, None, &points, ex.runs);
+    assert_eq!(r.verdict, "invalid", "exit 2");
+    let s = &r.scenarios[0];
+    assert_eq!(s.status, "error");
+    assert_eq!((s.runs, s.runs_passed), (2, 1));
+    assert_eq!(
+        s.assertions[0].evaluated, 1,
+        "only completed runs are evaluated"
+    );
+    let file = &s.file;
+    let text = gate::text::render(&r);
+    assert!(text.starts_with("ERROR "), "{text}");
+    assert!(
+        text.contains(&format!("{file}: seed 2: the run could not complete")),
+        "{text}"
+    );
+    let x = gate::junit::render(&r);
+    let doc = roxmltree::Document::parse(&x).unwrap();
+    let err = doc
+        .descendants()
+        .find(|n| n.has_tag_name("error"))
+        .expect("an error testcase");
+    assert_eq!(err.attribute("type"), Some("run"));
+    assert_eq!(err.parent().unwrap().attribute("name"), Some("run, seed 2"));
+    let a = gate::annotate::render(&r, false);
+    assert!(
+        a.contains(&format!(
+            "::error file={file},title=poolsim%3A run failed::seed 2: "
+        )),
+        "{a}"
+    );
+    // And it reads back as it was written (what merge and --baseline rely on).
+    let back = gate::CheckReport::from_json(&r.to_json()).unwrap();
+    assert_eq!(back, r);
+}

@@ -181,10 +181,10 @@ pub fn compare(current: &CheckReport, base: &CheckReport, max_regression: f64) -
 pub fn figure_text(f: &FigureChange, max_regression: f64) -> String {
     let v = |x: Option<f64>| x.map_or("none".to_string(), num);
     let how = match f.change {
-        Some(c) if c > 0.0 => format!("{}% worse", num(round6(c * 100.0))),
-        Some(c) if c < 0.0 => format!("{}% better", num(round6(-c * 100.0))),
+        Some(c) if c > 0.0 => format!("{:.1}% worse", c * 100.0),
+        Some(c) if c < 0.0 => format!("{:.1}% better", -c * 100.0),
         Some(_) => "unchanged".to_string(),
-        None if f.regression => "worse than 0".to_string(),
+        None if f.regression => "up from 0".to_string(),
         None => "not comparable".to_string(),
     };
     let mut s = format!("{} {} -> {} ({how}", f.figure, v(f.baseline), v(f.current));
@@ -226,7 +226,7 @@ pub fn render(b: &BaselineReport) -> String {
             "compared" => {
                 for f in s.figures.iter().filter(|f| f.regression) {
                     out.push_str(&format!(
-                        "  REGRESSION {}: {} (mean over {} seed{})\n",
+                        "  REGRESSION {}: {}, mean over {} seed{}\n",
                         s.file,
                         figure_text(f, b.max_regression),
                         s.seeds.len(),
