@@ -85,7 +85,7 @@ impl<'de> Deserialize<'de> for Threshold {
 }
 
 /// Kind of distribution for connect latency.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DistKind {
     /// Always `value`.
@@ -108,7 +108,7 @@ pub enum LatencySpec {
 }
 
 /// `connect_latency: {distribution: ..., ...}`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LatencyDist {
     /// fixed | uniform | exponential | lognormal.
@@ -157,7 +157,7 @@ impl<'de> Deserialize<'de> for LatencySpec {
 }
 
 /// The top level of a scenario file.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     /// Display name.
@@ -203,7 +203,7 @@ pub struct ScenarioFile {
 }
 
 /// Which client-side limiter implements `global_rate_limit`.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LimiterKind {
     /// x/time/rate token bucket.
@@ -215,7 +215,7 @@ pub enum LimiterKind {
 }
 
 /// `cluster:`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
     /// Most concurrent connections.
@@ -229,7 +229,7 @@ pub struct ClusterSpec {
 }
 
 /// `lease_table:`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeaseSpec {
     /// Whether leases are taken.
@@ -239,7 +239,7 @@ pub struct LeaseSpec {
 }
 
 /// `pools[i]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PoolSpec {
     /// Name (the service).
@@ -266,7 +266,7 @@ pub struct PoolSpec {
 
 /// `pool:` (top level or `pools[i].pool`): database/sql settings of the plain
 /// pool; `max_idle` and `request_timeout` also for `reservoir.stack: database_sql`.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SqlPoolSpec {
     /// MaxIdleConns.
@@ -284,7 +284,7 @@ pub struct SqlPoolSpec {
 }
 
 /// `reservoir.stack`: what sits between requests and the reservoir.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StackKind {
     /// Requests take from the reservoir and give back after each use (Task 13).
@@ -294,7 +294,7 @@ pub enum StackKind {
 }
 
 /// `pools[i].reservoir`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReservoirSpec {
     /// Reservoir mode on.
@@ -318,7 +318,7 @@ pub struct ReservoirSpec {
 }
 
 /// Workload type.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkloadType {
     /// Constant rate.
@@ -328,7 +328,7 @@ pub enum WorkloadType {
 }
 
 /// Arrival process.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ArrivalSpec {
     /// Poisson arrivals.
@@ -338,7 +338,7 @@ pub enum ArrivalSpec {
 }
 
 /// Hold-time distribution.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldDistSpec {
     /// Always hold_duration.
@@ -352,7 +352,7 @@ pub enum HoldDistSpec {
 }
 
 /// `workload:` (top level or per pool).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
     /// constant | burst.
@@ -383,7 +383,7 @@ pub struct WorkloadSpec {
 }
 
 /// Assertion type.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AssertionType {
     /// Immediate hits / requests >= min.
@@ -407,7 +407,7 @@ pub enum AssertionType {
 }
 
 /// `assertions[i]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssertionSpec {
     /// Which check.
