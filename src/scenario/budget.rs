@@ -98,10 +98,11 @@ impl MemoryEstimate {
     /// The parts, for an error message.
     pub fn describe(&self, pools: usize) -> String {
         format!(
-            "{} time-series rows x {} = {}, {pools} pools x {} = {}, {} requests in flight x {} B = {}, connections {}",
+            "{} time-series rows x {} = {}, {pools} pool{} x {} = {}, {} requests in flight x {} B = {}, connections {}",
             self.rows,
             bytes(BYTES_PER_ROW),
             bytes(self.rows_bytes),
+            if pools == 1 { "" } else { "s" },
             bytes(BYTES_PER_POOL),
             bytes(self.pools_bytes),
             self.in_flight,

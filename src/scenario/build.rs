@@ -416,10 +416,11 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
         v.err(
             grid_key,
             format!(
-                "sampling every {} over {} with {} pools makes more than {MAX_SAMPLE_ROWS} time-series rows (lengthen sample_every or shorten duration)",
+                "sampling every {} over {} with {} pool{} makes more than {MAX_SAMPLE_ROWS} time-series rows (lengthen sample_every or shorten duration)",
                 crate::engine::time::format_duration(sample_every),
                 crate::engine::time::format_duration(duration),
-                f.pools.len()
+                f.pools.len(),
+                if f.pools.len() == 1 { "" } else { "s" }
             ),
         );
     }
@@ -776,13 +777,18 @@ fn check_budget(
     if est.run_total() > budget::MEMORY_BUDGET {
         let (key, hint) = match est.largest() {
             "rows" => (grid_key, budget::sampling_hint(world, &est)),
-            "pools" => (
-                "pools",
-                format!(
-                    "at most about {} pools",
-                    budget::MEMORY_BUDGET / (budget::BYTES_PER_POOL + budget::BYTES_PER_ROW)
-                ),
-            ),
+            "pools" => {
+                let rows_per_pool = budget::sample_rows(world.duration, world.sample_every, 1);
+                let per_pool = budget::BYTES_PER_POOL
+                    + rows_per_pool.saturating_mul(budget::BYTES_PER_ROW);
+                (
+                    "pools",
+                    format!(
+                        "at most about {} pools",
+                        budget::MEMORY_BUDGET.saturating_sub(budget::BASE_BYTES) / per_pool
+                    ),
+                )
+            }
             _ => (workload_key, "lower the rates or the hold times".to_string()),
         };
         v.err(

@@ -269,6 +269,15 @@ pub fn scan(text: &str) -> Result<KeyLines, Problem> {
             Ok(x) => x,
             Err(e) => {
                 let m = e.marker();
+                if e.info().contains("recursion limit") {
+                    return Err(fail(
+                        m.line(),
+                        "",
+                        format!(
+                            "YAML collections nested more than {MAX_NESTING} deep; a scenario needs at most 5"
+                        ),
+                    ));
+                }
                 return Err(fail(
                     m.line(),
                     "",
