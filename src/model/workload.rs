@@ -162,6 +162,31 @@ impl RateShape {
         None
     }
 
+    /// Expected arrivals in `[0, end)`: the integrated rate (exact, in O(1)).
+    pub fn expected_arrivals(&self, end: Time) -> f64 {
+        let s = |ns: Time| ns as f64 / SECOND as f64;
+        match *self {
+            RateShape::Constant { rate } => rate * s(end),
+            RateShape::Burst {
+                baseline,
+                burst,
+                burst_duration,
+                interval,
+                first_at,
+            } => {
+                if end <= first_at {
+                    return baseline * s(end);
+                }
+                let t = end - first_at;
+                let (k, rem) = (t / interval, t % interval);
+                baseline * s(first_at)
+                    + k as f64 * self.arrivals_per_period().unwrap_or(0.0)
+                    + burst * s(rem.min(burst_duration))
+                    + baseline * s(rem.saturating_sub(burst_duration))
+            }
+        }
+    }
+
     /// The highest rate the shape ever reaches.
     pub fn peak_rate(&self) -> f64 {
         match *self {
@@ -446,6 +471,24 @@ mod tests {
             // Mean rate (5 + 100) / 2 = 52.5/s.
             assert!((a - 3150.0).abs() < 5.0 * 3150f64.sqrt(), "{arrival:?}: {a}");
         }
+    }
+
+    #[test]
+    fn expected_arrivals_integrate_the_rate() {
+        let shape = RateShape::Burst {
+            baseline: 3.0,
+            burst: 500.0,
+            burst_duration: 13 * MILLISECOND,
+            interval: 700 * MILLISECOND,
+            first_at: 50 * MILLISECOND,
+        };
+        for end in [0, 10 * MILLISECOND, 55 * MILLISECOND, SECOND, 17 * SECOND + 3] {
+            let want = integrated(&shape, end);
+            let got = shape.expected_arrivals(end);
+            assert!((got - want).abs() < 1e-9 * want.max(1.0), "{end}: {got} vs {want}");
+        }
+        // A run shorter than the first burst sees only the baseline.
+        assert_eq!(burst(70.0, 0.001, 2 * SECOND, 4 * SECOND).expected_arrivals(2 * SECOND), 140.0);
     }
 
     #[test]

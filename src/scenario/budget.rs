@@ -165,6 +165,16 @@ pub fn memory(w: &WorldConfig, in_flight: f64) -> MemoryEstimate {
     }
 }
 
+/// Requests a run of `w` is expected to simulate (each pool's mean rate over
+/// the whole duration).
+pub fn expected_requests(w: &WorldConfig) -> f64 {
+    w.pools
+        .iter()
+        .filter_map(|p| p.workload.as_ref())
+        .map(|wl| wl.shape.expected_arrivals(w.duration))
+        .sum()
+}
+
 /// Estimated events of a run of `w` that simulates `requests` requests.
 pub fn events(w: &WorldConfig, requests: f64) -> f64 {
     let seconds = w.duration as f64 / SECOND as f64;

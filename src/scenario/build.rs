@@ -674,7 +674,7 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
             None => top_workload,
         };
         if let Some(w) = &workload {
-            requests += w.shape.mean_rate() * duration as f64 / SECOND as f64;
+            requests += w.shape.expected_arrivals(duration);
             let hold_s = w.hold.mean() as f64 / SECOND as f64;
             let wait_s = empty_wait.max(sql.request_timeout) as f64 / SECOND as f64;
             concurrent += w.shape.peak_rate() * (hold_s + wait_s);
