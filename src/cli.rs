@@ -39,7 +39,8 @@ is written, and files of an earlier run that this run does not write are
 removed with the old set. An --out that holds files poolsim did not write is
 refused (exit 2) before the run.";
 
-const SET_HELP: &str = "Override a key of the scenario before validation (repeatable): a dotted path \
+const SET_HELP: &str =
+    "Override a key of the scenario before validation (repeatable): a dotted path \
 with [N] or [*] for list items and a YAML value, e.g. --set pools[0].reservoir.target_ready=30, \
 --set 'pools[*].pool.max_lifetime=30m', --set duration=2h";
 
@@ -560,10 +561,7 @@ fn cmd_compare(
         let names: Vec<&str> = gated.iter().map(|s| s.name()).collect();
         match gate {
             Gate::None => println!("note: --gate none: no assertions decide the exit code"),
-            _ => println!(
-                "exit code from the assertions of: {}",
-                names.join(", ")
-            ),
+            _ => println!("exit code from the assertions of: {}", names.join(", ")),
         }
     }
     if cmp.passed(&gate) {

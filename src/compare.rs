@@ -92,7 +92,9 @@ impl Gate {
                 .find(|st| st.name() == m)
                 .map(|&st| Gate::Mode(st))
                 .ok_or_else(|| {
-                    format!("'{m}' is not a gate: use file, all, none, direct, database_sql or pool")
+                    format!(
+                        "'{m}' is not a gate: use file, all, none, direct, database_sql or pool"
+                    )
                 }),
         }
     }

@@ -58,8 +58,10 @@ fn latency() -> impl Strategy<Value = String> {
     prop_oneof![
         dur(2),
         (1u64..80).prop_map(|m| format!("{{distribution: exponential, mean: {m}ms}}")),
-        (1u64..40, 40u64..90).prop_map(|(a, b)| format!("{{distribution: uniform, min: {a}ms, max: {b}ms}}")),
-        (1u64..60, 0.0f64..3.5).prop_map(|(m, s)| format!("{{distribution: lognormal, mean: {m}ms, sigma: {s:.2}}}")),
+        (1u64..40, 40u64..90)
+            .prop_map(|(a, b)| format!("{{distribution: uniform, min: {a}ms, max: {b}ms}}")),
+        (1u64..60, 0.0f64..3.5)
+            .prop_map(|(m, s)| format!("{{distribution: lognormal, mean: {m}ms, sigma: {s:.2}}}")),
         Just("{distribution: fixed, value: 5ms}".to_string()),
     ]
 }
@@ -68,7 +70,10 @@ fn workload() -> impl Strategy<Value = String> {
     let hold = prop_oneof![
         Just(String::new()),
         dur(3).prop_map(|d| format!(", hold_duration: {d}")),
-        (1u64..500, prop::sample::select(vec!["fixed", "uniform", "exponential", "lognormal"]))
+        (
+            1u64..500,
+            prop::sample::select(vec!["fixed", "uniform", "exponential", "lognormal"])
+        )
             .prop_map(|(ms, k)| format!(", hold_duration: {ms}ms, hold_distribution: {k}")),
     ];
     let arrival = prop::sample::select(vec!["", ", arrival: uniform", ", arrival: poisson"]);
@@ -114,7 +119,14 @@ fn pool() -> impl Strategy<Value = String> {
             }
             r + "}"
         });
-    let sql = (opt(0u32..3), opt(dur(60)), opt(dur(20)), any::<bool>(), any::<bool>(), opt(dur(5)))
+    let sql = (
+        opt(0u32..3),
+        opt(dur(60)),
+        opt(dur(20)),
+        any::<bool>(),
+        any::<bool>(),
+        opt(dur(5)),
+    )
         .prop_map(|(mi, ml, mit, w, k, rt)| {
             let mut s = format!("{{warmup: {w}, keeper: {k}");
             if let Some(v) = mi {
@@ -167,8 +179,10 @@ fn assertion() -> impl Strategy<Value = String> {
             "{{type: converge_within, duration: {d}{}}}",
             s.map_or(String::new(), |s| format!(", stable_for: {s}"))
         )),
-        (0.01f64..100.2, dur(2)).prop_map(|(p, m)| format!("{{type: checkout_latency, percentile: {p:.1}, max: {m}}}")),
-        (1.0f64..100.0, dur(2)).prop_map(|(p, m)| format!("{{type: wait_time, percentile: {p:.1}, max: {m}}}")),
+        (0.01f64..100.2, dur(2))
+            .prop_map(|(p, m)| format!("{{type: checkout_latency, percentile: {p:.1}, max: {m}}}")),
+        (1.0f64..100.0, dur(2))
+            .prop_map(|(p, m)| format!("{{type: wait_time, percentile: {p:.1}, max: {m}}}")),
         (0u32..10).prop_map(|m| format!("{{type: request_failures, max: {m}}}")),
         (0.01f64..1.02).prop_map(|f| format!("{{type: pool_at_size, min_fraction: {f:.2}}}")),
         (0u32..50).prop_map(|m| format!("{{type: max_physical_connections, max: {m}, pool: p0}}")),
@@ -186,10 +200,18 @@ fn scenario_yaml() -> impl Strategy<Value = String> {
             "\"2554-07-21T23:34:33Z\"",
             "\"1970-01-01T00:00:00Z\"",
         ])),
-        opt((rate(), prop::sample::select(vec!["token_bucket", "per_second", "fixed_window"]))),
+        opt((
+            rate(),
+            prop::sample::select(vec!["token_bucket", "per_second", "fixed_window"]),
+        )),
         opt(latency()),
         opt(prop::sample::select(vec!["0", "0.1", "0.99", "1"])),
-        opt((prop_oneof![20 => 1u32..30, 1 => Just(0u32)], rate(), prop_oneof![20 => 1u32..5, 1 => Just(0u32)], dur(120))),
+        opt((
+            prop_oneof![20 => 1u32..30, 1 => Just(0u32)],
+            rate(),
+            prop_oneof![20 => 1u32..5, 1 => Just(0u32)],
+            dur(120),
+        )),
         opt(dur(3)),
         opt(workload()),
     );

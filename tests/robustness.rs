@@ -157,13 +157,22 @@ fn corpus_of_reproducers_gets_documented_exit_codes_and_true_results() {
         let (err, outp) = (text(&o.stderr), text(&o.stdout));
         assert_eq!(o.status.code(), Some(exit), "{name}:\n{err}\n{outp}");
         for s in &stderr {
-            assert!(err.contains(s.as_str()), "{name}: stderr lacks {s:?}:\n{err}");
+            assert!(
+                err.contains(s.as_str()),
+                "{name}: stderr lacks {s:?}:\n{err}"
+            );
         }
         for s in &stdout {
-            assert!(outp.contains(s.as_str()), "{name}: stdout lacks {s:?}:\n{outp}");
+            assert!(
+                outp.contains(s.as_str()),
+                "{name}: stdout lacks {s:?}:\n{outp}"
+            );
         }
         for s in &not_stderr {
-            assert!(!err.contains(s.as_str()), "{name}: stderr has {s:?}:\n{err}");
+            assert!(
+                !err.contains(s.as_str()),
+                "{name}: stderr has {s:?}:\n{err}"
+            );
         }
         // validate agrees with run about validity.
         let v = poolsim_in(
@@ -263,14 +272,23 @@ fn memory_is_estimated_and_refused_over_budget_with_the_estimate() {
         y.push_str(&format!("  - {{name: p{i}, target_size: 1}}\n"));
     }
     let e = common::invalid(&y);
-    assert!(e.contains("s.yaml:2: pools: the run would need about 11.9 GB of memory"), "{e}");
-    assert!(e.contains("the limit is 4 GiB: at most about 3588 pools"), "{e}");
+    assert!(
+        e.contains("s.yaml:2: pools: the run would need about 11.9 GB of memory"),
+        "{e}"
+    );
+    assert!(
+        e.contains("the limit is 4 GiB: at most about 3588 pools"),
+        "{e}"
+    );
     assert!(e.contains("10000 pools x 1.0 MB"), "{e}");
     // A month at 1 s sampling.
     let e = common::invalid(
         "duration: 720h\nworkload: {type: constant, checkout_rate: 10}\npools: [{name: p, target_size: 5}]\n",
     );
-    assert!(e.contains("s.yaml:1: duration: the run would need about 7.8 GB"), "{e}");
+    assert!(
+        e.contains("s.yaml:1: duration: the run would need about 7.9 GB"),
+        "{e}"
+    );
     assert!(e.contains("sample_every: 2s or longer"), "{e}");
     // compare keeps every mode: refused when the modes together are over.
     let d = tmp("compare-memory");
@@ -296,7 +314,10 @@ fn a_month_long_run_completes_within_the_memory_budget() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     // Peak resident memory of the children this test process has waited for.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) }, 0);
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) },
+        0
+    );
     let peak = ru.ru_maxrss as u64 * 1024;
     assert!(peak < poolsim::scenario::budget::MEMORY_BUDGET, "{peak}");
 }
@@ -341,7 +362,11 @@ fn uniform_bursts_count_the_configured_rate_and_tiny_rates_end() {
     let e = common::invalid(
         "workload: {type: burst, baseline_rate: 1, burst_rate: 2, burst_duration: 1ms, burst_interval: 999us}\npools: [{name: p, target_size: 1}]\n",
     );
-    assert!(e.contains("workload.burst_duration: must be shorter than burst_interval") || e.contains("burst_interval: must be at least 1ms"), "{e}");
+    assert!(
+        e.contains("workload.burst_duration: must be shorter than burst_interval")
+            || e.contains("burst_interval: must be at least 1ms"),
+        "{e}"
+    );
 }
 
 // ----- 5. deadlines of a swamped plain pool ---------------------------------------
@@ -371,7 +396,10 @@ fn parsing_edges_are_refused_or_accepted_clearly() {
         "]".repeat(100_000)
     );
     let e = common::invalid(&deep);
-    assert!(e.contains("s.yaml:2: YAML collections nested more than 32 deep"), "{e}");
+    assert!(
+        e.contains("s.yaml:2: YAML collections nested more than 32 deep"),
+        "{e}"
+    );
     let block: String = (0..200).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
     assert!(common::invalid(&block).contains("nested more than 32 deep"));
     // Aliases that multiply.
@@ -406,7 +434,11 @@ fn parsing_edges_are_refused_or_accepted_clearly() {
 fn scenario_input_is_read_with_a_size_cap_and_from_stdin() {
     let o = poolsim(&["validate", "/dev/zero"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o.stderr).contains("/dev/zero: is larger than 16 MiB"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("/dev/zero: is larger than 16 MiB"),
+        "{}",
+        text(&o.stderr)
+    );
     let d = tmp("stdin");
     let yaml = b"duration: 5s\npools: [{name: p, target_size: 1}]\n";
     let o = poolsim_in(&["validate", "-"], Some(yaml), Duration::from_secs(60));
@@ -422,7 +454,11 @@ fn scenario_input_is_read_with_a_size_cap_and_from_stdin() {
     assert!(std::fs::read_to_string(out.join("summary.json"))
         .unwrap()
         .contains("\"scenario\": \"stdin\""));
-    let o = poolsim_in(&["validate", "-"], Some(b"pools: [\n"), Duration::from_secs(60));
+    let o = poolsim_in(
+        &["validate", "-"],
+        Some(b"pools: [\n"),
+        Duration::from_secs(60),
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("<stdin>:"), "{}", text(&o.stderr));
     let o = poolsim(&["validate", d.to_str().unwrap()]);
@@ -430,13 +466,19 @@ fn scenario_input_is_read_with_a_size_cap_and_from_stdin() {
     assert_eq!(poolsim(&["bench", "--rate", "nan"]).status.code(), Some(2));
     let o = poolsim(&["bench", "--rate", "nan"]);
     assert!(text(&o.stderr).contains("--rate"), "{}", text(&o.stderr));
-    assert_eq!(poolsim(&["bench", "--duration", "0s"]).status.code(), Some(2));
+    assert_eq!(
+        poolsim(&["bench", "--duration", "0s"]).status.code(),
+        Some(2)
+    );
 }
 
 #[test]
 fn validation_names_only_keys_the_file_wrote() {
     let e = common::invalid("pools:\n  - {name: p, target_size: 0}\n");
-    assert_eq!(e, "s.yaml:2: pools[0].target_size: must be between 1 and 100000");
+    assert_eq!(
+        e,
+        "s.yaml:2: pools[0].target_size: must be between 1 and 100000"
+    );
     let e = common::invalid(
         "pools:\n  - name: p\n    target_size: 5\n    reservoir: {enabled: true, base_lifetime: 30s}\n",
     );
@@ -444,11 +486,17 @@ fn validation_names_only_keys_the_file_wrote() {
     let e = common::invalid(
         "pools:\n  - name: p\n    target_size: 5\n    reservoir: {low_watermark: 200000}\n",
     );
-    assert!(e.contains("pools[0].reservoir.low_watermark: must be at most 100000"), "{e}");
+    assert!(
+        e.contains("pools[0].reservoir.low_watermark: must be at most 100000"),
+        "{e}"
+    );
     assert!(!e.contains("target_ready"), "{e}");
     // Token-bucket rates that round to zero, at their keys.
     let e = common::invalid("global_rate_limit: 0.0001\npools: [{name: p, target_size: 1}]\n");
-    assert!(e.contains("s.yaml:1: global_rate_limit: must be at least 0.001"), "{e}");
+    assert!(
+        e.contains("s.yaml:1: global_rate_limit: must be at least 0.001"),
+        "{e}"
+    );
     // The smallest accepted rate runs.
     common::run("duration: 5s\nglobal_rate_limit: 0.001\nlocal_rate_limit: 0.001\ncluster: {connect_rate: 0.001}\npools: [{name: p, target_size: 1}]\n");
 }
@@ -465,7 +513,11 @@ fn start_time_keeps_every_timestamp_representable() {
     );
     let o = poolsim::run::run(&sc).unwrap();
     let csv = poolsim::report::csv::timeseries_csv(&o.observations, sc.start_unix_ns);
-    let stamps: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').nth(1).unwrap()).collect();
+    let stamps: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
     assert!(stamps.windows(2).all(|w| w[0] < w[1]), "{stamps:?}");
     assert!(stamps.last().unwrap().starts_with("2554-07-21T23:34:33"));
 }
@@ -500,7 +552,10 @@ fn a_full_disk_or_an_interrupt_leaves_the_previous_set_whole() {
             (sc2, o2)
         };
         let e = files::write_all_with(&out, &sc2, &o2, &opts).unwrap_err();
-        assert!(format!("{e:#}").contains("No space left on device"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("No space left on device"),
+            "{e:#}"
+        );
         assert_eq!(snapshot(&out), before, "after a full disk at {k}/12");
         assert!(leftovers(&d).is_empty(), "{:?}", leftovers(&d));
     }
@@ -514,7 +569,8 @@ fn a_full_disk_or_an_interrupt_leaves_the_previous_set_whole() {
     assert_eq!(snapshot(&out), before);
     assert!(leftovers(&d).is_empty());
     // A comparison over the same directory is refused nothing and replaces it whole.
-    let cmp = poolsim::compare::compare(&sc, &[poolsim::model::world::Stack::Direct], |_, _| {}).unwrap();
+    let cmp =
+        poolsim::compare::compare(&sc, &[poolsim::model::world::Stack::Direct], |_, _| {}).unwrap();
     let e = files::write_compare_with(
         &out,
         &cmp,
@@ -547,7 +603,10 @@ fn stale_outputs_go_with_the_old_set_and_symlinks_are_replaced() {
     std::os::unix::fs::symlink(&victim, out.join("summary.json")).unwrap();
     let o = poolsim(&["run", &f, "--quiet", "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    assert!(!out.join("compare.json").exists(), "a compare's file survived a run");
+    assert!(
+        !out.join("compare.json").exists(),
+        "a compare's file survived a run"
+    );
     assert!(!out.join("pool").exists() && !out.join("direct").exists());
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
     let meta = std::fs::symlink_metadata(out.join("summary.json")).unwrap();
@@ -555,7 +614,14 @@ fn stale_outputs_go_with_the_old_set_and_symlinks_are_replaced() {
     // A compare with fewer modes leaves no folder of an unchosen mode.
     poolsim(&["compare", &f, "--quiet", "--out", out.to_str().unwrap()]);
     let o = poolsim(&[
-        "compare", &f, "--quiet", "--modes", "direct", "--gate", "direct", "--out",
+        "compare",
+        &f,
+        "--quiet",
+        "--modes",
+        "direct",
+        "--gate",
+        "direct",
+        "--out",
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
@@ -565,7 +631,10 @@ fn stale_outputs_go_with_the_old_set_and_symlinks_are_replaced() {
     let o = poolsim(&["run", &f, "--quiet", "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("holds 'notes.txt', which poolsim did not write"));
-    assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
+    assert_eq!(
+        std::fs::read_to_string(out.join("notes.txt")).unwrap(),
+        "mine"
+    );
     // --out a file.
     let o = poolsim(&["run", &f, "--quiet", "--out", victim.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
@@ -580,7 +649,15 @@ fn ctrl_c_stops_cleanly_with_130_and_keeps_the_previous_reports() {
         "duration: 24h\nsample_every: 1m\nworkload: {type: constant, checkout_rate: 400, hold_duration: 20ms}\npools: [{name: p, target_size: 20, reservoir: {enabled: true}}]\n",
     );
     let out = d.join("o");
-    let o = poolsim(&["run", &f, "--quiet", "--duration", "1m", "--out", out.to_str().unwrap()]);
+    let o = poolsim(&[
+        "run",
+        &f,
+        "--quiet",
+        "--duration",
+        "1m",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0));
     let before = snapshot(&out);
     // Signals at several instants: into the run, or into the write phase.
@@ -594,7 +671,10 @@ fn ctrl_c_stops_cleanly_with_130_and_keeps_the_previous_reports() {
         unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
         let start = Instant::now();
         while child.try_wait().unwrap().is_none() {
-            assert!(start.elapsed() < Duration::from_secs(60), "Ctrl-C did not stop the run");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "Ctrl-C did not stop the run"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         let o = child.wait_with_output().unwrap();
@@ -620,10 +700,20 @@ fn assertions_with_nothing_to_measure_fail_with_null() {
     let o = common::run(
         "duration: 20s\npools: [{name: p, target_size: 2, reservoir: {enabled: true}}]\nassertions:\n  - {type: request_failures, max: 0}\n  - {type: reservoir_empty_events, max: 0}\n  - {type: reservoir_hits_ratio, min: 0}\n  - {type: wait_time, percentile: 50, max: 1s}\n  - {type: max_physical_connections, max: 10}\n",
     );
-    let v: Vec<(bool, Option<f64>)> = o.assertions.iter().map(|a| (a.passed, a.observed)).collect();
+    let v: Vec<(bool, Option<f64>)> = o
+        .assertions
+        .iter()
+        .map(|a| (a.passed, a.observed))
+        .collect();
     assert_eq!(
         v,
-        vec![(false, None), (false, None), (false, None), (false, None), (true, Some(2.0))]
+        vec![
+            (false, None),
+            (false, None),
+            (false, None),
+            (false, None),
+            (true, Some(2.0))
+        ]
     );
 }
 
@@ -641,12 +731,29 @@ fn compare_gates_explicitly() {
     let out = d.join("o");
     let o = poolsim(&["compare", &f, "--quiet", "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o.stderr).contains("pools use different modes"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("pools use different modes"),
+        "{}",
+        text(&o.stderr)
+    );
     assert!(!out.exists(), "refused before running");
     // Every mode fails this assertion: all and each mode exit 1, none exits 0.
     for (gate, want) in [("all", 1), ("pool", 1), ("direct", 1), ("none", 0)] {
-        let o = poolsim(&["compare", &f, "--quiet", "--gate", gate, "--out", out.to_str().unwrap()]);
-        assert_eq!(o.status.code(), Some(want), "--gate {gate}: {}", text(&o.stderr));
+        let o = poolsim(&[
+            "compare",
+            &f,
+            "--quiet",
+            "--gate",
+            gate,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(want),
+            "--gate {gate}: {}",
+            text(&o.stderr)
+        );
     }
     let o = poolsim(&["compare", &f, "--modes", "direct", "--gate", "pool"]);
     assert_eq!(o.status.code(), Some(2));

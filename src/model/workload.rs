@@ -144,12 +144,12 @@ impl RateShape {
             } = *self
             {
                 let per = self.arrivals_per_period().unwrap_or(0.0);
-                if t >= first_at && (t - first_at) % interval == 0 && need > 2.0 * per {
-                    if !(per > 0.0) {
+                if t >= first_at && (t - first_at).is_multiple_of(interval) && need > 2.0 * per {
+                    if per.is_nan() || per <= 0.0 {
                         return None;
                     }
                     let k = (need / per).floor() - 1.0;
-                    if !(k < u64::MAX as f64) {
+                    if k.is_nan() || k >= u64::MAX as f64 {
                         return None;
                     }
                     let periods = k as u64;
@@ -445,7 +445,10 @@ mod tests {
         let p = arrivals_until(&mut wl(shape, ArrivalProcess::Poisson), end).len() as f64;
         assert!((u - want).abs() <= 1.0, "uniform {u} vs {want}");
         // Poisson: sd = sqrt(want) ~ 200; 5 sd.
-        assert!((p - want).abs() < 5.0 * want.sqrt(), "poisson {p} vs {want}");
+        assert!(
+            (p - want).abs() < 5.0 * want.sqrt(),
+            "poisson {p} vs {want}"
+        );
     }
 
     #[test]
@@ -469,7 +472,10 @@ mod tests {
             let mut w = wl(burst(5.0, 100.0, 1, 2), arrival);
             let a = arrivals_until(&mut w, 60 * SECOND).len() as f64;
             // Mean rate (5 + 100) / 2 = 52.5/s.
-            assert!((a - 3150.0).abs() < 5.0 * 3150f64.sqrt(), "{arrival:?}: {a}");
+            assert!(
+                (a - 3150.0).abs() < 5.0 * 3150f64.sqrt(),
+                "{arrival:?}: {a}"
+            );
         }
     }
 
@@ -482,13 +488,25 @@ mod tests {
             interval: 700 * MILLISECOND,
             first_at: 50 * MILLISECOND,
         };
-        for end in [0, 10 * MILLISECOND, 55 * MILLISECOND, SECOND, 17 * SECOND + 3] {
+        for end in [
+            0,
+            10 * MILLISECOND,
+            55 * MILLISECOND,
+            SECOND,
+            17 * SECOND + 3,
+        ] {
             let want = integrated(&shape, end);
             let got = shape.expected_arrivals(end);
-            assert!((got - want).abs() < 1e-9 * want.max(1.0), "{end}: {got} vs {want}");
+            assert!(
+                (got - want).abs() < 1e-9 * want.max(1.0),
+                "{end}: {got} vs {want}"
+            );
         }
         // A run shorter than the first burst sees only the baseline.
-        assert_eq!(burst(70.0, 0.001, 2 * SECOND, 4 * SECOND).expected_arrivals(2 * SECOND), 140.0);
+        assert_eq!(
+            burst(70.0, 0.001, 2 * SECOND, 4 * SECOND).expected_arrivals(2 * SECOND),
+            140.0
+        );
     }
 
     #[test]
@@ -500,7 +518,12 @@ mod tests {
             interval: 700 * MILLISECOND,
             first_at: 50 * MILLISECOND,
         };
-        for (t0, need) in [(0, 0.5), (0, 1e4), (49 * MILLISECOND, 7.25), (SECOND, 123.0)] {
+        for (t0, need) in [
+            (0, 0.5),
+            (0, 1e4),
+            (49 * MILLISECOND, 7.25),
+            (SECOND, 123.0),
+        ] {
             let t = shape.time_for(t0, need).expect("reachable");
             let mut got = 0.0;
             let mut x = t0;
@@ -511,7 +534,10 @@ mod tests {
                 x = to;
             }
             // Within the rate of one nanosecond of the largest rate.
-            assert!((got - need).abs() < 1e-6 * need.max(1.0), "{t0} {need}: {got}");
+            assert!(
+                (got - need).abs() < 1e-6 * need.max(1.0),
+                "{t0} {need}: {got}"
+            );
         }
         assert_eq!(RateShape::Constant { rate: 1e-300 }.time_for(0, 1.0), None);
         assert_eq!(burst(1e-300, 1e-300, 1, 2).time_for(0, 1.0), None);

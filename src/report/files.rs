@@ -122,14 +122,17 @@ fn foreign(dir: &Path, name: &str) -> String {
 /// Whether `dir` holds only a run's files (and, with `compare`, a
 /// comparison's); `Err` names the first thing poolsim did not write.
 fn check_report_dir(dir: &Path, compare: bool, top: &Path) -> Result<(), String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     for e in entries {
         let e = e.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
         let name = e.file_name().to_string_lossy().into_owned();
         let path = e.path();
         let link = is_symlink(&path);
         let is_dir = !link && path.is_dir();
-        let ok = if RUN_FILES.contains(&name.as_str()) || (compare && COMPARE_FILES.contains(&name.as_str())) {
+        let ok = if RUN_FILES.contains(&name.as_str())
+            || (compare && COMPARE_FILES.contains(&name.as_str()))
+        {
             link || !is_dir
         } else if name == "charts" {
             link || (is_dir && check_charts(&path).is_ok())
@@ -139,7 +142,11 @@ fn check_report_dir(dir: &Path, compare: bool, top: &Path) -> Result<(), String>
             false
         };
         if !ok {
-            let shown = path.strip_prefix(top).unwrap_or(&path).display().to_string();
+            let shown = path
+                .strip_prefix(top)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
             return Err(foreign(top, &shown));
         }
     }
@@ -238,7 +245,12 @@ impl<'a> Stage<'a> {
     }
 
     fn check_cancel(&self) -> anyhow::Result<()> {
-        if self.opts.cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst)) {
+        if self
+            .opts
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::SeqCst))
+        {
             return Err(Interrupted.into());
         }
         Ok(())
@@ -405,11 +417,7 @@ pub fn write_compare(out: &Path, cmp: &Comparison) -> anyhow::Result<()> {
 }
 
 /// [`write_compare`] with [`WriteOptions`].
-pub fn write_compare_with(
-    out: &Path,
-    cmp: &Comparison,
-    opts: &WriteOptions,
-) -> anyhow::Result<()> {
+pub fn write_compare_with(out: &Path, cmp: &Comparison, opts: &WriteOptions) -> anyhow::Result<()> {
     let st = Stage::new(out, opts)?;
     let top = Path::new("");
     st.write(Path::new("compare.json"), cmp.summary.to_json().as_bytes())?;

@@ -299,7 +299,11 @@ impl V<'_> {
                 if i < MIN_BURST {
                     self.err(
                         p("burst_interval"),
-                        format!("must be at least {} (got {})", format_duration(MIN_BURST), format_duration(i)),
+                        format!(
+                            "must be at least {} (got {})",
+                            format_duration(MIN_BURST),
+                            format_duration(i)
+                        ),
                     );
                     return None;
                 }
@@ -713,7 +717,10 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
     } else {
         (0..f.pools.len())
             .find(|&i| f.pools[i].workload.is_some())
-            .map_or_else(|| "workload".to_string(), |i| format!("pools[{i}].workload"))
+            .map_or_else(
+                || "workload".to_string(),
+                |i| format!("pools[{i}].workload"),
+            )
     };
     let workload_key = workload_key.as_str();
     if requests > MAX_REQUESTS {
@@ -779,8 +786,8 @@ fn check_budget(
             "rows" => (grid_key, budget::sampling_hint(world, &est)),
             "pools" => {
                 let rows_per_pool = budget::sample_rows(world.duration, world.sample_every, 1);
-                let per_pool = budget::BYTES_PER_POOL
-                    + rows_per_pool.saturating_mul(budget::BYTES_PER_ROW);
+                let per_pool =
+                    budget::BYTES_PER_POOL + rows_per_pool.saturating_mul(budget::BYTES_PER_ROW);
                 (
                     "pools",
                     format!(
@@ -789,7 +796,10 @@ fn check_budget(
                     ),
                 )
             }
-            _ => (workload_key, "lower the rates or the hold times".to_string()),
+            _ => (
+                workload_key,
+                "lower the rates or the hold times".to_string(),
+            ),
         };
         v.err(
             key,

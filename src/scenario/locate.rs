@@ -209,7 +209,8 @@ fn plain_is_not_a_string(v: &str) -> Option<&'static str> {
         return (!h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit())).then_some("a number");
     }
     if let Some(o) = body.strip_prefix("0o") {
-        return (!o.is_empty() && o.chars().all(|c| ('0'..='7').contains(&c))).then_some("a number");
+        return (!o.is_empty() && o.chars().all(|c| ('0'..='7').contains(&c)))
+            .then_some("a number");
     }
     let (mantissa, exponent) = match body.find(['e', 'E']) {
         Some(i) => (&body[..i], Some(&body[i + 1..])),
@@ -324,9 +325,7 @@ pub fn scan(text: &str) -> Result<KeyLines, Problem> {
                                 return Err(fail(
                                     line,
                                     path,
-                                    format!(
-                                        "must be a string, not {what}: quote it (\"{value}\")"
-                                    ),
+                                    format!("must be a string, not {what}: quote it (\"{value}\")"),
                                 ));
                             }
                         }

@@ -1,10 +1,15 @@
 //! Scenarios: the YAML schema, its defaults and validation, and building the
 //! world a scenario describes.
 //!
-//! [`load`] reads a file, [`parse`] a string. Syntax errors, unknown keys and
-//! wrong types come from serde with their line and column; impossible values
-//! are found by validation, all of them at once, each with the key's path and
-//! line. Nothing runs until the whole scenario is valid.
+//! [`load`] reads a file (or standard input, `-`) with a size cap,
+//! [`parse`] a string; [`load_with`] and [`parse_with`] apply command-line
+//! [`overrides`] to the document first. The text is scanned once in linear
+//! time ([`locate::scan`]: nesting depth, aliases, tags, strings, syntax,
+//! the line of every key) before serde reads it. Unknown keys and wrong types
+//! come from serde with their line; impossible values are found by
+//! validation, all of them at once, each with the key's path and line, and so
+//! are scenarios whose estimated memory or event count is over the limits
+//! ([`budget`]). Nothing runs until the whole scenario is valid.
 
 pub mod budget;
 pub mod build;
@@ -237,7 +242,8 @@ pub fn parse_with(
             let problems = problems
                 .into_iter()
                 .map(|mut p| {
-                    if let Some((i, _)) = set.iter().find(|(_, s)| overrides::concerns(s, &p.path)) {
+                    if let Some((i, _)) = set.iter().find(|(_, s)| overrides::concerns(s, &p.path))
+                    {
                         p.option = Some(overrides[*i].label().to_string());
                         p.line = None;
                     } else if !before

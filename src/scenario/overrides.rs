@@ -61,7 +61,9 @@ pub struct Override {
 
 /// Parse a key path: `a.b[2].c`, `pools[*].name`.
 pub fn parse_key(key: &str) -> Result<Vec<Step>, String> {
-    let bad = |why: &str| format!("'{key}' is not a key path ({why}); write e.g. pools[0].reservoir.target_ready");
+    let bad = |why: &str| {
+        format!("'{key}' is not a key path ({why}); write e.g. pools[0].reservoir.target_ready")
+    };
     if key.is_empty() {
         return Err(bad("it is empty"));
     }
@@ -75,10 +77,7 @@ pub fn parse_key(key: &str) -> Result<Vec<Step>, String> {
             return Err(bad("it must start with a key"));
         }
         if !name.is_empty() {
-            if !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
+            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(bad(&format!("'{name}' is not a key name")));
             }
             steps.push(Step::Key(name.to_string()));
@@ -249,17 +248,26 @@ fn apply_at(
         }
         Step::Index(i) => {
             let Value::Sequence(items) = node else {
-                return Err(format!("{at} is {} in the scenario, not a list", kind(node)));
+                return Err(format!(
+                    "{at} is {} in the scenario, not a list",
+                    kind(node)
+                ));
             };
             let n = items.len();
             let item = items.get_mut(*i).ok_or_else(|| {
-                format!("{at} has {n} item{}: there is no {at}[{i}]", if n == 1 { "" } else { "s" })
+                format!(
+                    "{at} has {n} item{}: there is no {at}[{i}]",
+                    if n == 1 { "" } else { "s" }
+                )
             })?;
             apply_at(item, rest, value, join(&here, step), set)
         }
         Step::All => {
             let Value::Sequence(items) = node else {
-                return Err(format!("{at} is {} in the scenario, not a list", kind(node)));
+                return Err(format!(
+                    "{at} is {} in the scenario, not a list",
+                    kind(node)
+                ));
             };
             if items.is_empty() {
                 return Err(format!("{at} is an empty list: {at}[*] matches nothing"));
@@ -313,7 +321,8 @@ mod tests {
     #[test]
     fn set_creates_missing_mappings_and_expands_stars() {
         let mut d = doc("pools: [{name: a, target_size: 1}, {name: b, target_size: 2}]");
-        let o = Override::parse_assignment("--set", "pools[*].reservoir.stack=database_sql").unwrap();
+        let o =
+            Override::parse_assignment("--set", "pools[*].reservoir.stack=database_sql").unwrap();
         assert_eq!(
             o.apply(&mut d).unwrap(),
             vec!["pools[0].reservoir.stack", "pools[1].reservoir.stack"]
@@ -358,7 +367,10 @@ mod tests {
         assert!(concerns("duration", "duration"));
         assert!(concerns("workload", "workload.checkout_rate"));
         assert!(concerns("pools[0]", "pools[0].name"));
-        assert!(!concerns("pools[0].reservoir.target_ready", "pools[0].reservoir"));
+        assert!(!concerns(
+            "pools[0].reservoir.target_ready",
+            "pools[0].reservoir"
+        ));
         assert!(!concerns("duration", "sample_every"));
         assert!(!concerns("pools[1].name", "pools[10].name"));
         assert!(!concerns("pools[0].name", ""));
