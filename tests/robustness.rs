@@ -635,6 +635,18 @@ fn stale_outputs_go_with_the_old_set_and_symlinks_are_replaced() {
         std::fs::read_to_string(out.join("notes.txt")).unwrap(),
         "mine"
     );
+    // --out the current directory (it would be replaced under the shell).
+    let o = Command::new(BIN)
+        .args(["run", &f, "--quiet", "--out", "."])
+        .current_dir(d.join("o"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("is the current directory"),
+        "{}",
+        text(&o.stderr)
+    );
     // --out a file.
     let o = poolsim(&["run", &f, "--quiet", "--out", victim.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));

@@ -102,10 +102,11 @@ fn is_symlink(p: &Path) -> bool {
     std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
 }
 
-/// The directory reports go to: `out` itself, or, when `out` is a symlink,
-/// the directory it points at.
+/// The directory reports go to: `out` itself, or, when it exists, its
+/// canonical path (a symlink to a directory is written where it points;
+/// `.` and `..` become a name that can be swapped).
 fn resolve_out(out: &Path) -> std::io::Result<PathBuf> {
-    if is_symlink(out) {
+    if is_symlink(out) || out.exists() {
         std::fs::canonicalize(out)
     } else {
         Ok(out.to_path_buf())
@@ -180,7 +181,17 @@ pub fn check_out_dir(out: &Path) -> Result<(), String> {
             "{} is a file; poolsim writes a directory of reports there: choose another --out",
             out.display()
         )),
-        Ok(_) => check_report_dir(&target, true, &target),
+        Ok(_) => {
+            if let Ok(cwd) = std::env::current_dir().and_then(std::fs::canonicalize) {
+                if cwd.starts_with(&target) {
+                    return Err(format!(
+                        "{} is the current directory or holds it; poolsim replaces --out whole: choose a directory below it",
+                        out.display()
+                    ));
+                }
+            }
+            check_report_dir(&target, true, &target)
+        }
     }
 }
 
