@@ -147,6 +147,8 @@ pub struct SampleRow {
     pub wait_p99_ns: u64,
     /// The largest of those waits, ns (exact).
     pub wait_max_ns: u64,
+    /// The sum of those waits, ns (exact; their mean is `wait_sum_ns / wait_count`).
+    pub wait_sum_ns: u64,
     /// Cumulative counters.
     pub counters: PoolCounters,
 }
@@ -252,6 +254,7 @@ impl World {
                 p.window_max = 0;
                 r
             };
+            let wait_sum_ns = std::mem::take(&mut p.window_sum);
             let idle = p.sql.as_ref().map_or(0, |s| s.num_idle());
             self.samples.push(SampleRow {
                 t,
@@ -271,6 +274,7 @@ impl World {
                 wait_p50_ns,
                 wait_p99_ns,
                 wait_max_ns,
+                wait_sum_ns,
                 counters: Self::counters(p),
             });
         }
