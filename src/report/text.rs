@@ -190,6 +190,7 @@ pub fn render(s: &Summary, out_dir: Option<&str>) -> String {
         "cluster: peak {} connects/s, peak {} connections, {} connects ({} refused for rate, {} at the connection limit)\n",
         c.max_connects_per_sec, c.peak_connections, c.connects, c.refused_rate_limit, c.refused_max_connections
     );
+    let _ = writeln!(o, "{}\n", steady_state_line(&s.steady_state));
     if s.assertions.is_empty() {
         let _ = writeln!(o, "no assertions");
     } else {
@@ -206,6 +207,59 @@ pub fn render(s: &Summary, out_dir: Option<&str>) -> String {
     }
     if let Some(d) = out_dir {
         let _ = writeln!(o, "\nreports written to {d}");
+    }
+    o
+}
+
+/// `x ± h (lo..hi)` with the figure's unit.
+fn pm(e: &crate::stats::steady::BatchEstimate, percent: bool) -> String {
+    if percent {
+        format!(
+            "{}% ± {} ({}%..{}%)",
+            fmt_num(e.estimate * 100.0),
+            fmt_num(e.half_width * 100.0),
+            fmt_num(e.lo * 100.0),
+            fmt_num(e.hi * 100.0)
+        )
+    } else {
+        format!(
+            "{} ms ± {} ({}..{})",
+            fmt_num(e.estimate),
+            fmt_num(e.half_width),
+            fmt_num(e.lo),
+            fmt_num(e.hi)
+        )
+    }
+}
+
+/// The run's steady-state line: the batch-means intervals, or why there are none.
+pub fn steady_state_line(st: &crate::stats::steady::SteadyState) -> String {
+    let mut o = match (st.from_s, st.batch_s) {
+        (Some(from), Some((lo, hi))) => format!(
+            "steady state from {} ({}% batch means, {} batches of {} s):",
+            format_duration((from * 1e9).round() as u64),
+            fmt_num(st.confidence * 100.0),
+            st.batches,
+            if lo == hi {
+                fmt_num(lo)
+            } else {
+                format!("{}..{}", fmt_num(lo), fmt_num(hi))
+            }
+        ),
+        _ => "steady state:".to_string(),
+    };
+    let mut parts = Vec::new();
+    if let Some(e) = &st.mean_wait_ms {
+        parts.push(format!("mean wait {}", pm(e, false)));
+    }
+    if let Some(e) = &st.hit_ratio {
+        parts.push(format!("hit ratio {}", pm(e, true)));
+    }
+    if !parts.is_empty() {
+        let _ = write!(o, " {}", parts.join("; "));
+    }
+    for n in &st.notes {
+        let _ = write!(o, "\n  note: {n}");
     }
     o
 }
