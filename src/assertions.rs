@@ -86,6 +86,8 @@ pub struct SeedsVerdict {
     /// The pool it is restricted to, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pool: Option<String>,
+    /// Short label: the type, with its percentile and pool when it has them.
+    pub label: String,
     /// The threshold.
     pub threshold: f64,
     /// `>=` (a minimum) or `<=` (a maximum).
@@ -98,6 +100,10 @@ pub struct SeedsVerdict {
     pub passes: usize,
     /// The observed value of each seed, in seed order (null: nothing to measure).
     pub observed: Vec<Option<f64>>,
+    /// The worst observed value and its seed (the largest for a maximum, the
+    /// smallest for a minimum; nothing to measure is worst of all; the first
+    /// seed on a tie).
+    pub worst: Option<(u64, Option<f64>)>,
     /// With `confidence`: the bound across the seeds, which decides.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bound: Option<crate::stats::bound::ConfidenceBound>,
@@ -105,33 +111,65 @@ pub struct SeedsVerdict {
     pub passed: bool,
 }
 
-/// Each assertion of `defs` over the seeds whose verdicts are `runs` (one
-/// list per seed, in seed order, as [`evaluate`] returns them). Without
-/// `confidence` an assertion must hold in every seed; with it, its
+/// The label of an assertion: its type, with its percentile and pool.
+pub fn label(d: &AssertionDef, pool: Option<&str>) -> String {
+    let mut l = d.type_name.to_string();
+    if let Check::CheckoutLatency { percentile, .. } | Check::WaitTime { percentile, .. } = d.check
+    {
+        l.push_str(&format!(" p{percentile}"));
+    }
+    if let Some(p) = pool {
+        l.push_str(&format!(" [{p}]"));
+    }
+    l
+}
+
+/// Each assertion of `defs` over `seeds`, whose verdicts are `runs` (one
+/// list per seed, in the order of `seeds`, as [`evaluate`] returns them).
+/// Without `confidence` an assertion must hold in every seed; with it, its
 /// one-sided confidence bound across the seeds must
 /// ([`crate::stats::bound::evaluate`]).
-pub fn across_seeds(defs: &[AssertionDef], runs: &[&[AssertionResult]]) -> Vec<SeedsVerdict> {
+pub fn across_seeds(
+    defs: &[AssertionDef],
+    seeds: &[u64],
+    runs: &[&[AssertionResult]],
+) -> Vec<SeedsVerdict> {
     defs.iter()
         .enumerate()
         .filter_map(|(i, d)| {
             let first = runs.first()?.get(i)?;
             let results: Vec<&AssertionResult> = runs.iter().filter_map(|r| r.get(i)).collect();
             let observed: Vec<Option<f64>> = results.iter().map(|r| r.observed).collect();
+            let upper = first.comparison != ">=";
+            let mut worst: Option<(u64, Option<f64>)> = None;
+            for (&seed, &o) in seeds.iter().zip(&observed) {
+                let replace = match worst {
+                    None => true,
+                    Some((_, None)) => false,
+                    Some((_, Some(w))) => match o {
+                        None => true,
+                        Some(x) => (upper && x > w) || (!upper && x < w),
+                    },
+                };
+                if replace {
+                    worst = Some((seed, o));
+                }
+            }
             let passes = results.iter().filter(|r| r.passed).count();
             let bound = d.confidence.map(|c| {
                 crate::stats::bound::evaluate(first.comparison, first.threshold, c, &observed)
             });
             Some(SeedsVerdict {
                 type_name: first.type_name,
+                label: label(d, first.pool.as_deref()),
                 pool: first.pool.clone(),
+                worst,
                 threshold: first.threshold,
                 comparison: first.comparison,
                 unit: first.unit,
                 seeds: results.len(),
                 passes,
-                passed: bound
-                    .as_ref()
-                    .map_or(passes == results.len(), |b| b.passed),
+                passed: bound.as_ref().map_or(passes == results.len(), |b| b.passed),
                 observed,
                 bound,
             })

@@ -58,14 +58,15 @@ impl Comparison {
     /// or, with `confidence`, for its bound across the seeds.
     pub fn passed(&self, gate: &Gate) -> bool {
         match gate.modes(self.summary.file_mode_stack(), &self.ran()) {
-            Ok(modes) => self
-                .modes
-                .iter()
-                .filter(|m| modes.contains(&m.stack))
-                .all(|m| match &self.summary.replications {
-                    Some(r) => r.passed.get(m.stack.name()).copied().unwrap_or(false),
-                    None => m.output.passed(),
-                }),
+            Ok(modes) => {
+                self.modes
+                    .iter()
+                    .filter(|m| modes.contains(&m.stack))
+                    .all(|m| match &self.summary.replications {
+                        Some(r) => r.passed.get(m.stack.name()).copied().unwrap_or(false),
+                        None => m.output.passed(),
+                    })
+            }
             Err(_) => false,
         }
     }
@@ -325,7 +326,9 @@ pub fn summary_of(sc: &Scenario, runs: &[ModeOutput]) -> CompareSummary {
     CompareSummary {
         schema_version: 1,
         scenario: sc.name.clone(),
-        seed: runs.first().map_or(sc.world.seed, |m| m.scenario.world.seed),
+        seed: runs
+            .first()
+            .map_or(sc.world.seed, |m| m.scenario.world.seed),
         duration_s: round6(sc.world.duration as f64 / 1e9),
         measure_after_s: round6(sc.world.measure_after as f64 / 1e9),
         file_mode: file_mode(sc).map(Stack::name),

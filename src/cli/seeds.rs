@@ -114,12 +114,9 @@ pub fn cmd_run_seeds(
         }
     }
     let runs: Vec<&[AssertionResult]> = per_seed.iter().map(|(_, v)| v.as_slice()).collect();
-    let verdicts = assertions::across_seeds(&sc.assertions, &runs);
+    let verdicts = assertions::across_seeds(&sc.assertions, seeds, &runs);
     if !quiet {
-        print!(
-            "{}",
-            text::render_seeds(&sc, jobs, &per_seed, &verdicts)
-        );
+        print!("{}", text::render_seeds(&sc, jobs, &per_seed, &verdicts));
     }
     if verdicts.iter().all(|v| v.passed) {
         EXIT_OK

@@ -86,7 +86,10 @@ pub fn applies(key: &str, mode: &str) -> bool {
 }
 
 /// The figures of one run, by key (null where there is nothing to measure).
-pub fn figures_of(r: &CompareRow, wait_p9999_ms: Option<f64>) -> BTreeMap<&'static str, Option<f64>> {
+pub fn figures_of(
+    r: &CompareRow,
+    wait_p9999_ms: Option<f64>,
+) -> BTreeMap<&'static str, Option<f64>> {
     let w = &r.wait_ms;
     let has_requests = r.requests > 0;
     let wait = |x: f64| has_requests.then_some(x);
@@ -295,7 +298,7 @@ pub fn compare_seeds(
     let mut passed = BTreeMap::new();
     for (m, &n) in names.iter().enumerate() {
         let runs: Vec<&[AssertionResult]> = per(m).map(|r| r.assertions.as_slice()).collect();
-        let v = assertions::across_seeds(&sc.assertions, &runs);
+        let v = assertions::across_seeds(&sc.assertions, seeds, &runs);
         passed.insert(n, v.iter().all(|a| a.passed));
         verdicts.insert(n, v);
     }

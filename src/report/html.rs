@@ -859,12 +859,23 @@ fn replications_section(
             }
             let k = if f.key == "hit_ratio" { 100.0 } else { 1.0 };
             let (mean, iv, unpaired, verdict, cls) = match &p.difference {
-                None => ("n/a".into(), "n/a".into(), "n/a".into(), "no interval".to_string(), ""),
+                None => (
+                    "n/a".into(),
+                    "n/a".into(),
+                    "n/a".into(),
+                    "no interval".to_string(),
+                    "",
+                ),
                 Some(d) => {
                     let i = &d.difference;
                     (
                         num(i.mean * k),
-                        format!("{} .. {} (± {})", num(i.lo * k), num(i.hi * k), num(i.half_width * k)),
+                        format!(
+                            "{} .. {} (± {})",
+                            num(i.lo * k),
+                            num(i.hi * k),
+                            num(i.half_width * k)
+                        ),
                         d.unpaired_half_width.map_or("n/a".into(), |u| num(u * k)),
                         if d.excludes_zero {
                             format!("{} higher", if i.mean > 0.0 { p.a } else { p.b })
@@ -896,13 +907,12 @@ fn replications_section(
             for v in r.assertions.get(m).map_or(&[][..], |v| v.as_slice()) {
                 let _ = writeln!(
                     o,
-                    "<tr{}><td class=\"l\">{}</td><td class=\"{}\">{}</td><td class=\"l\">{}{}</td><td>{} of {}</td><td class=\"l\">{}</td></tr>",
+                    "<tr{}><td class=\"l\">{}</td><td class=\"{}\">{}</td><td class=\"l\">{}</td><td>{} of {}</td><td class=\"l\">{}</td></tr>",
                     if cmp.file_mode == Some(*m) { " class=\"own\"" } else { "" },
                     escape(m),
                     if v.passed { "pass" } else { "fail" },
                     if v.passed { "PASS" } else { "FAIL" },
-                    escape(v.type_name),
-                    v.pool.as_ref().map_or(String::new(), |p| format!(" [{}]", escape(p))),
+                    escape(&v.label),
                     v.passes,
                     v.seeds,
                     v.bound.as_ref().map_or("none (judged seed by seed)".into(), |b| escape(&b.detail))

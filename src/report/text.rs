@@ -411,57 +411,40 @@ pub fn seeds_text(seeds: &[u64]) -> String {
     parts.join(", ")
 }
 
-fn assertion_label(type_name: &str, pool: Option<&str>, percentile: Option<f64>) -> String {
-    let mut l = type_name.to_string();
-    if let Some(p) = percentile {
-        let _ = write!(l, " p{p}");
-    }
-    if let Some(p) = pool {
-        let _ = write!(l, " [{p}]");
-    }
-    l
-}
-
 /// A verdict over seeds as one line: the bound for an assertion with
-/// `confidence`, else the seeds it held in and its worst value.
-pub fn seeds_verdict_line(v: &crate::assertions::SeedsVerdict, label: &str) -> String {
+/// `confidence`, the seeds it held in and its worst value.
+pub fn seeds_verdict_line(v: &crate::assertions::SeedsVerdict) -> String {
+    let label = &v.label;
     let verdict = if v.passed { "PASS" } else { "FAIL" };
     let held = format!("held in {} of {} seeds", v.passes, v.seeds);
-    let body = match &v.bound {
-        Some(b) => format!("{}; {held}", b.detail),
-        None => {
+    let worst = match v.worst {
+        None => String::new(),
+        Some((seed, None)) => format!("; nothing to measure (seed {seed})"),
+        Some((seed, Some(x))) => {
             let upper = v.comparison != ">=";
-            let worst = v
-                .observed
-                .iter()
-                .enumerate()
-                .fold(None::<(usize, Option<f64>)>, |w, (k, &o)| match (w, o) {
-                    (None, _) => Some((k, o)),
-                    (Some((_, None)), _) => w,
-                    (Some(_), None) => Some((k, None)),
-                    (Some((_, Some(a))), Some(b)) if (upper && b > a) || (!upper && b < a) => {
-                        Some((k, o))
-                    }
-                    _ => w,
-                });
-            match worst {
-                Some((_, None)) => format!("{held}; nothing to measure in a seed"),
-                Some((_, Some(x))) => format!(
-                    "{held}; worst {} {} {} {}",
-                    fmt_num(x),
-                    if (upper && x <= v.threshold) || (!upper && x >= v.threshold) {
-                        v.comparison
-                    } else if upper {
-                        ">"
-                    } else {
-                        "<"
-                    },
-                    fmt_num(v.threshold),
-                    v.unit
-                ),
-                None => held,
-            }
+            let holds = (upper && x <= v.threshold) || (!upper && x >= v.threshold);
+            format!(
+                "; worst {} (seed {seed}) {} {}{}",
+                fmt_num(x),
+                if holds {
+                    v.comparison
+                } else if upper {
+                    ">"
+                } else {
+                    "<"
+                },
+                fmt_num(v.threshold),
+                if v.unit == "ms" || v.unit == "s" {
+                    format!(" {}", v.unit)
+                } else {
+                    String::new()
+                }
+            )
         }
+    };
+    let body = match &v.bound {
+        Some(b) => format!("{}; {held}{worst}", b.detail),
+        None => format!("{held}{worst}"),
     };
     format!("  {verdict}  {label:<34} {body}")
 }
@@ -474,7 +457,6 @@ pub fn render_seeds(
     per_seed: &[(u64, Vec<AssertionResult>)],
     verdicts: &[crate::assertions::SeedsVerdict],
 ) -> String {
-    use crate::scenario::Check;
     let mut o = String::new();
     let seeds: Vec<u64> = per_seed.iter().map(|s| s.0).collect();
     let _ = writeln!(
@@ -489,16 +471,7 @@ pub fn render_seeds(
     let labels: Vec<String> = sc
         .assertions
         .iter()
-        .map(|d| {
-            let percentile = match d.check {
-                Check::CheckoutLatency { percentile, .. } | Check::WaitTime { percentile, .. } => {
-                    Some(percentile)
-                }
-                _ => None,
-            };
-            let pool = d.pool.map(|p| sc.world.pools[p].name.as_str());
-            assertion_label(d.type_name, pool, percentile)
-        })
+        .map(|d| crate::assertions::label(d, d.pool.map(|p| sc.world.pools[p].name.as_str())))
         .collect();
     if labels.is_empty() {
         let _ = writeln!(o, "no assertions: nothing to judge over the seeds");
@@ -536,8 +509,8 @@ pub fn render_seeds(
         verdicts.len() - failed,
         failed
     );
-    for (v, l) in verdicts.iter().zip(&labels) {
-        let _ = writeln!(o, "{}", seeds_verdict_line(v, l));
+    for v in verdicts {
+        let _ = writeln!(o, "{}", seeds_verdict_line(v));
     }
     o
 }
@@ -614,10 +587,7 @@ pub fn render_replications(
             let cell = if !applies(f.key, m) {
                 "-".to_string()
             } else {
-                interval_cell(
-                    f.modes.get(m).and_then(|x| x.interval.as_ref()),
-                    percent,
-                )
+                interval_cell(f.modes.get(m).and_then(|x| x.interval.as_ref()), percent)
             };
             let _ = write!(line, "{cell:>22}");
         }
@@ -703,11 +673,7 @@ pub fn render_replications(
             }
         );
         for v in list {
-            let label = match &v.pool {
-                Some(p) => format!("{} [{p}]", v.type_name),
-                None => v.type_name.to_string(),
-            };
-            let _ = writeln!(o, "{}", seeds_verdict_line(v, &label));
+            let _ = writeln!(o, "{}", seeds_verdict_line(v));
         }
     }
     if let Some(d) = out_dir {

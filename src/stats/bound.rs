@@ -141,7 +141,10 @@ mod tests {
         let expect = 10.0 + 2.3534 * sd / 2.0;
         assert!((b.bound.unwrap() - expect).abs() < 1e-3, "{b:?}");
         assert!(b.passed);
-        assert!(!evaluate("<=", 12.0, 0.95, &obs).passed, "every seed <= 12, the bound is not");
+        assert!(
+            !evaluate("<=", 12.0, 0.95, &obs).passed,
+            "every seed <= 12, the bound is not"
+        );
         assert_eq!(b.side, "upper");
     }
 

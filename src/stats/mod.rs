@@ -217,10 +217,7 @@ mod tests {
     fn a_difference_with_itself_is_exactly_zero() {
         let a = [0.1, 0.7, 12.5, 3.25];
         let p = paired(&a, &a, 0.95).unwrap();
-        assert_eq!(
-            (p.difference.mean, p.difference.half_width),
-            (0.0, 0.0)
-        );
+        assert_eq!((p.difference.mean, p.difference.half_width), (0.0, 0.0));
         assert!(!p.excludes_zero);
     }
 

@@ -89,7 +89,9 @@ fn y_range(panel: &Panel) -> (f64, f64) {
     let pad = if span > 0.0 {
         span * 0.12
     } else {
-        (hi.abs() * 0.1).max(1e-9).max(if hi == 0.0 { 1.0 } else { 0.0 })
+        (hi.abs() * 0.1)
+            .max(1e-9)
+            .max(if hi == 0.0 { 1.0 } else { 0.0 })
     };
     (lo - pad, hi + pad)
 }
@@ -324,7 +326,10 @@ fn paired_panels(r: &Replications) -> Vec<Panel> {
 }
 
 /// The two charts of `compare --seeds`, rendered; `modes` in table order.
-pub fn replication_charts(r: &Replications, modes: &[&'static str]) -> anyhow::Result<Vec<ChartFile>> {
+pub fn replication_charts(
+    r: &Replications,
+    modes: &[&'static str],
+) -> anyhow::Result<Vec<ChartFile>> {
     let n = r.seeds.len();
     let conf = crate::report::text::fmt_num(r.confidence * 100.0);
     let mut out = vec![render_grid(
