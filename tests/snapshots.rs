@@ -14,7 +14,7 @@
 //! mode of every shipped scenario. docs/testing.md describes the workflow.
 
 use poolsim::compare::{self, Comparison};
-use poolsim::model::world::Stack;
+use poolsim::model::world::{SampleRow, Stack};
 use poolsim::run::RunOutput;
 use poolsim::theory::batch_means_half_width;
 use serde_json::Value;
@@ -238,6 +238,9 @@ fn the_file_mode_of_compare_is_exactly_poolsim_run() {
     }
 }
 
+/// A sampled quantity of a pool.
+type Field = fn(&SampleRow) -> u32;
+
 /// Little's law, L = lambda W, for one pool of one run: the time-average of
 /// the sampled `in_use` against arrival rate x mean hold, and of the sampled
 /// `waiting` against arrival rate x mean wait. Returns the failures.
@@ -270,7 +273,7 @@ fn littles_law(label: &str, o: &RunOutput) -> Vec<String> {
             pairs.len() as f64 >= 0.99 * window_s / (obs.sample_every as f64 / 1e9) - 2.0,
             "{label}: samples cover the window"
         );
-        let rate = |a: &poolsim::model::world::SampleRow, b: &poolsim::model::world::SampleRow| {
+        let rate = |a: &SampleRow, b: &SampleRow| {
             (b.counters.requests - a.counters.requests) as f64 / ((b.t - a.t) as f64 / 1e9)
         };
         // W of a hold: the mean hold of served requests is their request
@@ -287,7 +290,7 @@ fn littles_law(label: &str, o: &RunOutput) -> Vec<String> {
         let served = (p.requests - p.failures) as f64 / p.requests as f64;
         let failed_ms = p.failures as f64 * p.wait_ms.max / p.requests as f64;
         let hold_ms = p.request_latency_ms.mean - p.wait_ms.mean;
-        let checks: [(&str, fn(&poolsim::model::world::SampleRow) -> u32, f64, f64); 2] = [
+        let checks: [(&str, Field, f64, f64); 2] = [
             ("in_use", |r| r.in_use, served, hold_ms),
             ("waiting", |r| r.waiting, 1.0, p.wait_ms.mean),
         ];
