@@ -448,6 +448,19 @@ fn quoted_phrases() -> Vec<(String, String)> {
             f(&p["wait_ms"]["mean"])
         ),
     );
+    let cmp = golden("erlang-c", "compare");
+    assert_eq!(
+        mode(&cmp, "database_sql")["wait_ms"],
+        mode(&cmp, "pool")["wait_ms"],
+        "database_sql gives exactly the same waits"
+    );
+    say(
+        "erlang-c",
+        format!(
+            "hands out up to {} connections",
+            u(&mode(&cmp, "direct")["physical_peak"])
+        ),
+    );
     let at90 = mmc(90.0, 0.1, 10).unwrap();
     say(
         "erlang-c",
