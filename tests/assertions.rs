@@ -394,3 +394,53 @@ fn the_run_passes_only_if_every_assertion_passes() {
     let o = run(HALF);
     assert!(o.passed(), "no assertions: passed");
 }
+
+#[test]
+fn converge_within_counts_connections_in_use_toward_the_target() {
+    // The cluster allows exactly the 10 connections the reservoir wants;
+    // requests at 1, 2, ... s take one each and hold it past the end. From
+    // the first sample after the fill, ready + in use = 10 = target_ready,
+    // though ready alone falls to 3.
+    let o = run(&with(
+        "
+duration: 7s
+workload: {type: constant, checkout_rate: 1, hold_duration: 100s, arrival: uniform}
+cluster: {max_connections: 10}
+pools:
+  - {name: p, target_size: 10, staggered_startup: false, reservoir: {enabled: true}}
+",
+        &["type: converge_within, duration: 1s, stable_for: 6s"],
+    ));
+    assert_eq!(o.assertions[0].observed, Some(1.0), "{:?}", o.assertions[0]);
+    assert!(o.assertions[0].passed);
+    let last = o.observations.samples.last().unwrap();
+    assert_eq!((last.ready, last.in_use), (3, 7));
+}
+
+#[test]
+fn the_plain_pool_note_follows_the_pools_the_assertion_selects() {
+    let o = run(&with(
+        "
+duration: 10s
+workload: {type: constant, checkout_rate: 5}
+pools:
+  - {name: plain, target_size: 5, staggered_startup: false}
+  - {name: res, target_size: 5, staggered_startup: false, reservoir: {enabled: true}}
+",
+        &[
+            "type: reservoir_hits_ratio, min: 0, pool: plain",
+            "type: reservoir_hits_ratio, min: 0, pool: res",
+            "type: reservoir_hits_ratio, min: 0",
+            "type: reservoir_empty_events, max: 0, pool: plain",
+            "type: reservoir_empty_events, max: 0, pool: res",
+        ],
+    ));
+    let d: Vec<&str> = o.assertions.iter().map(|a| a.detail.as_str()).collect();
+    assert!(d[0].contains("plain pool: a free connection"), "{}", d[0]);
+    assert!(!d[1].contains("plain pool"), "{}", d[1]);
+    assert!(!d[2].contains("plain pool"), "mixed pools: {}", d[2]);
+    assert!(d[3].contains("a plain pool has no reservoir"), "{}", d[3]);
+    assert!(!d[4].contains("plain pool"), "{}", d[4]);
+    assert!(d[0].contains("(pool plain"), "{}", d[0]);
+    assert!(d[2].contains("(all pools"), "{}", d[2]);
+}
