@@ -340,3 +340,105 @@ fn with_no_brief_wait_the_three_attempts_fail_at_once() {
     assert_eq!(p.wait_ms.max, 0.0, "{p:?}");
     assert_eq!(p.empty_events, 3 * p.failures);
 }
+
+// ------------------------------------------------------------ distributions
+
+mod distributions {
+    use poolsim::engine::{RngStreams, SimRng, StreamId, MILLISECOND};
+    use poolsim::model::dist::DurationDist;
+    use rand::Rng;
+
+    fn rng() -> SimRng {
+        RngStreams::new(11).stream(StreamId::new(0, 0, 0))
+    }
+
+    #[test]
+    fn means_are_exact() {
+        assert_eq!(DurationDist::Fixed(7).mean(), 7);
+        assert_eq!(DurationDist::Uniform { min: 10, max: 30 }.mean(), 20);
+        assert_eq!(DurationDist::Uniform { min: 10, max: 11 }.mean(), 10);
+        assert_eq!(DurationDist::Exponential { mean: 9 }.mean(), 9);
+        assert_eq!(
+            DurationDist::LogNormal {
+                mean: 9,
+                sigma: 1.0
+            }
+            .mean(),
+            9
+        );
+    }
+
+    #[test]
+    fn uniform_covers_both_ends_and_a_degenerate_range_is_its_min() {
+        let d = DurationDist::Uniform { min: 10, max: 12 };
+        let mut r = rng();
+        let mut seen = [0; 3];
+        for _ in 0..3000 {
+            seen[(d.sample(&mut r) - 10) as usize] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 800), "{seen:?}");
+        let mut r = rng();
+        assert_eq!(DurationDist::Uniform { min: 5, max: 5 }.sample(&mut r), 5);
+        assert_eq!(DurationDist::Uniform { min: 5, max: 4 }.sample(&mut r), 5);
+        // Neither drew anything.
+        assert_eq!(r.random::<u64>(), rng().random::<u64>());
+    }
+
+    #[test]
+    fn fixed_and_zero_mean_lognormal_draw_nothing() {
+        let mut r = rng();
+        assert_eq!(DurationDist::Fixed(3).sample(&mut r), 3);
+        assert_eq!(
+            DurationDist::LogNormal {
+                mean: 0,
+                sigma: 1.0
+            }
+            .sample(&mut r),
+            0
+        );
+        assert_eq!(r.random::<u64>(), rng().random::<u64>());
+    }
+
+    #[test]
+    fn exponential_and_lognormal_draws_are_capped_at_10000_means() {
+        // The cap is out of reach in practice (sigma 3: P(X > 1e4 x mean)
+        // is 2e-6); what can be checked is that no draw passes it.
+        let mean = MILLISECOND;
+        let d = DurationDist::LogNormal { mean, sigma: 3.0 };
+        let mut r = rng();
+        let draws: Vec<u64> = (0..50_000).map(|_| d.sample(&mut r)).collect();
+        let cap = 10_000 * mean;
+        assert!(draws.iter().all(|&x| x <= cap));
+        // The heavy tail is there: some draws above 100 means.
+        assert!(draws.iter().filter(|&&x| x > 100 * mean).count() > 30);
+        // Exponential: mean within 2% over 200,000 draws (sd 0.22%).
+        let d = DurationDist::Exponential { mean };
+        let n = 200_000;
+        let m = (0..n).map(|_| d.sample(&mut r) as f64).sum::<f64>() / n as f64;
+        assert!((m / mean as f64 - 1.0).abs() < 0.011, "{m}");
+        // A 1 ns mean: draws are rounded, never negative, at most the cap of 1e4 ns.
+        let d = DurationDist::Exponential { mean: 1 };
+        let xs: Vec<u64> = (0..10_000).map(|_| d.sample(&mut r)).collect();
+        assert!(xs.iter().all(|&x| x <= 10_000));
+        let zeros = xs.iter().filter(|&&x| x == 0).count();
+        // P(X < 0.5) = 1 - e^-0.5 = 0.393.
+        assert!((3700..4170).contains(&zeros), "{zeros}");
+    }
+
+    #[test]
+    fn lognormal_mean_is_the_parameter() {
+        let mean = 100 * MILLISECOND;
+        for sigma in [0.0, 0.5, 1.0] {
+            let d = DurationDist::LogNormal { mean, sigma };
+            let mut r = rng();
+            let n = 200_000;
+            let m = (0..n).map(|_| d.sample(&mut r) as f64).sum::<f64>() / n as f64;
+            assert!((m / mean as f64 - 1.0).abs() < 0.01, "sigma {sigma}: {m}");
+        }
+        let mut r = rng();
+        assert_eq!(
+            DurationDist::LogNormal { mean, sigma: 0.0 }.sample(&mut r),
+            mean
+        );
+    }
+}

@@ -401,8 +401,16 @@ fn connect_latency_problems_name_their_key() {
         "pools[0].connect_latency",
         "at most 1m",
     );
-    // 1m exactly is the largest.
+    // 1m exactly is the largest, as a value or as a mean.
     valid(&format!("connect_latency: 1m\n{POOL}"));
+    valid(&format!(
+        "connect_latency: {{distribution: uniform, min: 40s, max: 80s}}\n{POOL}"
+    ));
+    bad(
+        "{distribution: uniform, min: 40s, max: 80000000002ns}",
+        "connect_latency",
+        "mean must be at most 1m",
+    );
     valid(&format!(
         "connect_latency: {{distribution: exponential, mean: 1m}}\n{POOL}"
     ));
