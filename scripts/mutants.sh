@@ -40,11 +40,28 @@ for f in tests/*.rs; do
     case "$SKIP" in *" $name "*) ;; *) TESTS+=(--test "$name") ;; esac
 done
 
+# Mutants documented as equivalent in docs/testing.md (no observable
+# difference): skipped, so that a shard never fails on them.
+EXCLUDE=()
+while IFS= read -r line; do
+    case "$line" in '' | '#'*) ;; *) EXCLUDE+=(--exclude-re "$line") ;; esac
+done < scripts/mutants-equivalent.txt
+
+# MUTANTS_CI=1 (.ci/run): reuse the release build that `cargo test --release`
+# just made (copied into the scratch tree) instead of building the mutants
+# profile from scratch, and skip the unmutated baseline (CI just ran it).
+if [ "${MUTANTS_CI:-0}" = 1 ]; then
+    MODE=(--profile release --copy-target true --baseline skip)
+else
+    MODE=(--profile mutants)
+fi
+
 exec nice -n 19 cargo mutants \
-    --profile mutants \
+    "${MODE[@]}" \
     --jobs "${MUTANTS_JOBS:-1}" \
     --output target \
     --no-shuffle \
     "${FILES[@]}" \
+    "${EXCLUDE[@]}" \
     "$@" \
     -- "${TESTS[@]}"
