@@ -769,6 +769,7 @@ fn cause_color(f: FailCause) -> usize {
         FailCause::NoConnection => PURPLE,
         FailCause::OpenFailed => BROWN,
         FailCause::BadConn => PINK,
+        FailCause::Unavailable => OLIVE,
     }
 }
 
