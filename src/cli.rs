@@ -8,6 +8,8 @@ use poolsim::report::text;
 use poolsim::scenario::{self, Scenario};
 use std::path::{Path, PathBuf};
 
+mod gate;
+
 /// Exit code: every assertion passed.
 pub const EXIT_OK: i32 = 0;
 /// Exit code: an assertion failed.
@@ -96,6 +98,26 @@ enum Command {
         /// Scenario file (YAML).
         file: PathBuf,
     },
+    /// Check many scenarios over many seeds at once (the CI gate).
+    ///
+    /// Runs every scenario file found (files, directories searched
+    /// recursively, glob patterns) with every seed, in parallel. Prints one
+    /// line per scenario with, per assertion, the seeds it held in and its
+    /// worst observed value; writes JUnit XML, check.json and GitHub
+    /// annotations on request. Exit 0 if every assertion held (in
+    /// --min-pass-rate of the seeds), 1 if one did not (or a figure
+    /// regressed, with --fail-on-regression), 2 if a file is invalid (all
+    /// are reported) or a run could not complete, 3 if an output could not
+    /// be written.
+    #[command(after_help = AFTER_HELP)]
+    Check(gate::CheckArgs),
+    /// Join the --json outputs of `check --shard I/N` into those of one check.
+    #[command(after_help = AFTER_HELP)]
+    Merge(gate::MergeArgs),
+    /// Print the JSON Schema of the scenario format (for editors).
+    Schema,
+    /// Write a commented starter scenario.
+    Init(gate::InitArgs),
     /// Measure the engine's speed on a heavy built-in scenario.
     Bench {
         /// Pools (one instance each).
@@ -189,6 +211,10 @@ pub fn main() -> i32 {
             duration,
             mode,
         } => cmd_bench(pools, rate, duration, mode),
+        Command::Check(a) => gate::check(a),
+        Command::Merge(a) => gate::merge(a),
+        Command::Schema => gate::schema(),
+        Command::Init(a) => gate::init(a),
     }
 }
 

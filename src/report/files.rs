@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! <out>/summary.json      report::Summary
-//! <out>/timeseries.csv    report::csv
+//! <out>/timeseries.csv    report::csv (one row per pool per sample)
+//! <out>/cluster.csv       report::csv::cluster_csv (one row per sample)
 //! <out>/metrics.prom      report::prom (OpenMetrics)
 //! <out>/report.html       report::html (self-contained)
 //! <out>/charts/<stem>.png and <stem>.svg   report::charts
@@ -18,7 +19,7 @@
 //! ```
 
 use crate::compare::Comparison;
-use crate::report::charts::{self, ChartFile, Run};
+use crate::report::charts::{self, ChartFile, Decor, Run};
 use crate::report::{csv, html, prom};
 use crate::run::RunOutput;
 use crate::scenario::Scenario;
@@ -49,11 +50,46 @@ pub fn write_charts(dir: &Path, files: &[ChartFile]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a run's charts draw besides the data: the scenario's connect-rate
+/// limits, its assertions' thresholds with their verdicts, and the span
+/// before `measure_after` (no event marks yet: the model has no fault
+/// timeline; one would pass its instants here).
+pub fn run_decor(sc: &Scenario, o: &RunOutput) -> Decor {
+    let names: Vec<&str> = sc.world.pools.iter().map(|p| p.name.as_str()).collect();
+    Decor {
+        limits: charts::connect_limits(&sc.world),
+        thresholds: charts::thresholds(&sc.assertions, &names, &[("run", &o.assertions)]),
+        measure_after_s: sc.world.measure_after as f64 / 1e9,
+        events: Vec::new(),
+    }
+}
+
 /// The standard charts of a scenario's run, rendered.
 pub fn run_chart_files(sc: &Scenario, o: &RunOutput) -> anyhow::Result<Vec<ChartFile>> {
     let runs: [Run; 1] = [("run", &o.observations)];
-    let specs = charts::run_charts(&runs, &charts::connect_limits(&sc.world));
+    let specs = charts::run_charts(&runs, &run_decor(sc, o));
     charts::render_all(&specs)
+}
+
+/// What a comparison's charts draw besides the data: as [`run_decor`], each
+/// threshold with every mode's verdict.
+pub fn compare_decor(cmp: &Comparison) -> Decor {
+    let Some(first) = cmp.modes.first() else {
+        return Decor::default();
+    };
+    let sc = &first.scenario;
+    let names: Vec<&str> = sc.world.pools.iter().map(|p| p.name.as_str()).collect();
+    let verdicts: Vec<(&str, &[crate::assertions::AssertionResult])> = cmp
+        .modes
+        .iter()
+        .map(|m| (m.stack.name(), m.output.assertions.as_slice()))
+        .collect();
+    Decor {
+        limits: charts::connect_limits(&sc.world),
+        thresholds: charts::thresholds(&sc.assertions, &names, &verdicts),
+        measure_after_s: sc.world.measure_after as f64 / 1e9,
+        events: Vec::new(),
+    }
 }
 
 /// The standard charts of a comparison, every mode overlaid on one axis
@@ -64,12 +100,7 @@ pub fn compare_chart_files(cmp: &Comparison) -> anyhow::Result<Vec<ChartFile>> {
         .iter()
         .map(|m| (m.stack.name(), &m.output.observations))
         .collect();
-    let limits = cmp
-        .modes
-        .first()
-        .map(|m| charts::connect_limits(&m.scenario.world))
-        .unwrap_or_default();
-    charts::render_all(&charts::run_charts(&runs, &limits))
+    charts::render_all(&charts::run_charts(&runs, &compare_decor(cmp)))
 }
 
 /// Write a comparison into `out` (created if missing): `compare.json`, each
@@ -99,8 +130,12 @@ pub fn write_all(out: &Path, sc: &Scenario, o: &RunOutput) -> anyhow::Result<()>
         csv::timeseries_csv(&o.observations, sc.start_unix_ns).as_bytes(),
     )?;
     write(
+        &out.join("cluster.csv"),
+        csv::cluster_csv(&o.observations, sc.start_unix_ns).as_bytes(),
+    )?;
+    write(
         &out.join("metrics.prom"),
-        prom::openmetrics(&o.observations, sc.start_unix_ns).as_bytes(),
+        prom::openmetrics(&o.observations, sc.start_unix_ns, &prom::RunLabels::of(sc)).as_bytes(),
     )?;
     let files = run_chart_files(sc, o)?;
     write_charts(&out.join("charts"), &files)?;

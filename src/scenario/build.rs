@@ -119,9 +119,32 @@ pub struct Scenario {
     pub world: WorldConfig,
     /// The assertions.
     pub assertions: Vec<AssertionDef>,
+    /// Where it was read from (set by the loader, [`Scenario::with_source`]).
+    pub source: Option<ScenarioSource>,
+}
+
+/// Where a scenario came from, so a result can be traced to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioSource {
+    /// The path as given (`-` for standard input).
+    pub path: String,
+    /// SHA-256 of the file's bytes, lowercase hex.
+    pub sha256: String,
 }
 
 impl Scenario {
+    /// The same scenario, recorded as read from `path` with these bytes.
+    pub fn with_source(mut self, path: &str, bytes: &[u8]) -> Self {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(bytes);
+        let sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
+        self.source = Some(ScenarioSource {
+            path: path.to_string(),
+            sha256,
+        });
+        self
+    }
+
     /// The same scenario with another seed.
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.world.seed = seed;
@@ -753,6 +776,7 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
             limits: Limits::default(),
         },
         assertions,
+        source: None,
     })
 }
 

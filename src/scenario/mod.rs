@@ -10,7 +10,7 @@ pub mod build;
 pub mod locate;
 pub mod schema;
 
-pub use build::{AssertionDef, Check, Defaults, Scenario};
+pub use build::{AssertionDef, Check, Defaults, Scenario, ScenarioSource};
 
 use std::fmt;
 use std::path::Path;
@@ -69,7 +69,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scenario".into());
-    parse(&text, &source, &stem)
+    parse(&text, &source, &stem).map(|sc| sc.with_source(&source, text.as_bytes()))
 }
 
 /// Parse and validate scenario text; `source` names it in errors, `stem` is

@@ -85,7 +85,7 @@ impl<'de> Deserialize<'de> for Threshold {
 }
 
 /// Kind of distribution for connect latency.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DistKind {
     /// Always `value`.
@@ -108,7 +108,7 @@ pub enum LatencySpec {
 }
 
 /// `connect_latency: {distribution: ..., ...}`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LatencyDist {
     /// fixed | uniform | exponential | lognormal.
@@ -157,7 +157,7 @@ impl<'de> Deserialize<'de> for LatencySpec {
 }
 
 /// The top level of a scenario file.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     /// Display name.
@@ -207,7 +207,7 @@ pub struct ScenarioFile {
 }
 
 /// Which client-side limiter implements `global_rate_limit`.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LimiterKind {
     /// The name of the cluster-wide token bucket before it became a what-if:
@@ -223,6 +223,7 @@ pub enum LimiterKind {
 
 /// `reservoir.refill`: how the refiller paces its opens.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RefillSpec {
     /// Production: back to back while below target.
@@ -233,6 +234,7 @@ pub enum RefillSpec {
 
 /// `dynamodb:`: latency and failures of DynamoDB calls.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DynamoSpec {
     /// Time of one call (a duration or a distribution).
@@ -243,6 +245,7 @@ pub struct DynamoSpec {
 
 /// `pool_rebuild:`: the handle's rebuild on a lost connection.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RebuildSpec {
     /// Model the rebuild (production does it).
@@ -252,7 +255,7 @@ pub struct RebuildSpec {
 }
 
 /// `cluster:`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
     /// Most concurrent connections.
@@ -266,7 +269,7 @@ pub struct ClusterSpec {
 }
 
 /// `lease_table:`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeaseSpec {
     /// Whether leases are taken.
@@ -276,7 +279,7 @@ pub struct LeaseSpec {
 }
 
 /// `pools[i]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PoolSpec {
     /// Name (the service).
@@ -303,7 +306,7 @@ pub struct PoolSpec {
 
 /// `pool:` (top level or `pools[i].pool`): database/sql settings of the plain
 /// pool; `max_idle` and `request_timeout` also for `reservoir.stack: database_sql`.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SqlPoolSpec {
     /// MaxIdleConns.
@@ -321,7 +324,7 @@ pub struct SqlPoolSpec {
 }
 
 /// `reservoir.stack`: what sits between requests and the reservoir.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StackKind {
     /// Requests take from the reservoir and give back after each use (Task 13).
@@ -331,7 +334,7 @@ pub enum StackKind {
 }
 
 /// `pools[i].reservoir`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReservoirSpec {
     /// Reservoir mode on.
@@ -357,7 +360,7 @@ pub struct ReservoirSpec {
 }
 
 /// Workload type.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkloadType {
     /// Constant rate.
@@ -367,7 +370,7 @@ pub enum WorkloadType {
 }
 
 /// Arrival process.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ArrivalSpec {
     /// Poisson arrivals.
@@ -377,7 +380,7 @@ pub enum ArrivalSpec {
 }
 
 /// Hold-time distribution.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldDistSpec {
     /// Always hold_duration.
@@ -391,7 +394,7 @@ pub enum HoldDistSpec {
 }
 
 /// `workload:` (top level or per pool).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
     /// constant | burst.
@@ -422,7 +425,7 @@ pub struct WorkloadSpec {
 }
 
 /// Assertion type.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AssertionType {
     /// Immediate hits / requests >= min.
@@ -446,7 +449,7 @@ pub enum AssertionType {
 }
 
 /// `assertions[i]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssertionSpec {
     /// Which check.
