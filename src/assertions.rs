@@ -84,6 +84,19 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
         passed: observed <= max,
         detail: what,
     };
+    // Nothing to measure: the verdict is FAIL with `observed: null`, never a
+    // vacuous pass.
+    let nothing = |max: f64, unit: &'static str, what: String| AssertionResult {
+        type_name: d.type_name,
+        pool: pool.clone(),
+        observed: None,
+        threshold: max,
+        comparison: "<=",
+        unit,
+        passed: false,
+        detail: what,
+    };
+    let no_requests = format!("no requests were served ({scope}): nothing to measure");
     match d.check {
         Check::HitsRatio { min } => {
             let observed = metrics::hit_ratio(&total);
@@ -110,6 +123,9 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
                 },
             }
         }
+        Check::EmptyEvents { max } if total.requests == 0 => {
+            nothing(max as f64, "events", no_requests.clone())
+        }
         Check::EmptyEvents { max } => at_most(
             total.reservoir.empty_events as f64,
             max as f64,
@@ -125,7 +141,13 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
             ),
         ),
         Check::MaxConnectsPerSec { max } => {
-            let (second, peak) = metrics::busiest_second(obs).unwrap_or((0, 0));
+            let Some((second, peak)) = metrics::busiest_second(obs) else {
+                return nothing(
+                    max as f64,
+                    "connects/s",
+                    "no simulated second to count connects in: nothing to measure".into(),
+                );
+            };
             at_most(
                 peak as f64,
                 max as f64,
@@ -210,6 +232,9 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
                     (None, false) => format!("no requests ({scope}): nothing to measure"),
                 },
             }
+        }
+        Check::RequestFailures { max } if total.requests == 0 => {
+            nothing(max as f64, "requests", no_requests.clone())
         }
         Check::RequestFailures { max } => at_most(
             total.failures as f64,
