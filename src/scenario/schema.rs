@@ -222,8 +222,7 @@ pub enum LimiterKind {
 }
 
 /// `reservoir.refill`: how the refiller paces its opens.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[derive(schemars::JsonSchema)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RefillSpec {
     /// Production: back to back while below target.
@@ -233,8 +232,7 @@ pub enum RefillSpec {
 }
 
 /// `dynamodb:`: latency and failures of DynamoDB calls.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[derive(schemars::JsonSchema)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DynamoSpec {
     /// Time of one call (a duration or a distribution).
@@ -244,8 +242,7 @@ pub struct DynamoSpec {
 }
 
 /// `pool_rebuild:`: the handle's rebuild on a lost connection.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[derive(schemars::JsonSchema)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RebuildSpec {
     /// Model the rebuild (production does it).
