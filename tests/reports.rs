@@ -24,6 +24,7 @@ duration: 3m
 sample_every: 1s
 global_rate_limit: 30
 global_rate_limit_burst: 5
+global_rate_limiter: what_if_token_bucket
 token_failure_rate: 0.05
 workload:
   type: burst
@@ -67,6 +68,7 @@ duration: 3m
 sample_every: 1s
 global_rate_limit: 30
 global_rate_limit_burst: 5
+global_rate_limiter: what_if_token_bucket
 token_failure_rate: 0.05
 workload:
   type: burst

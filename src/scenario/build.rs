@@ -507,7 +507,7 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
             None
         }
         Some(r) => {
-            let rate = if kind == LimiterKind::TokenBucket {
+            let rate = if kind == LimiterKind::WhatIfTokenBucket {
                 v.bucket_rate("global_rate_limit", Some(r))
             } else {
                 v.rate("global_rate_limit", Some(r), 1.0e9)
