@@ -84,6 +84,19 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
         passed: observed <= max,
         detail: what,
     };
+    // Nothing to measure: the verdict is FAIL with `observed: null`, never a
+    // vacuous pass.
+    let nothing = |max: f64, unit: &'static str, what: String| AssertionResult {
+        type_name: d.type_name,
+        pool: pool.clone(),
+        observed: None,
+        threshold: max,
+        comparison: "<=",
+        unit,
+        passed: false,
+        detail: what,
+    };
+    let no_requests = format!("no requests were served ({scope}): nothing to measure");
     match d.check {
         Check::HitsRatio { min } => {
             let observed = metrics::hit_ratio(&total);
@@ -110,6 +123,9 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
                 },
             }
         }
+        Check::EmptyEvents { max } if total.requests == 0 => {
+            nothing(max as f64, "events", no_requests.clone())
+        }
         Check::EmptyEvents { max } => at_most(
             total.reservoir.empty_events as f64,
             max as f64,
@@ -125,7 +141,13 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
             ),
         ),
         Check::MaxConnectsPerSec { max } => {
-            let (second, peak) = metrics::busiest_second(obs).unwrap_or((0, 0));
+            let Some((second, peak)) = metrics::busiest_second(obs) else {
+                return nothing(
+                    max as f64,
+                    "connects/s",
+                    "no simulated second to count connects in: nothing to measure".into(),
+                );
+            };
             at_most(
                 peak as f64,
                 max as f64,
@@ -165,10 +187,22 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
             }
         }
         Check::CheckoutLatency { percentile, max } | Check::WaitTime { percentile, max } => {
-            let h = metrics::merged_latency(obs, d.pool);
+            // checkout_latency: the reservoir driver's Open() (production's
+            // metric); wait_time: the request's wait for a connection.
+            let open = matches!(d.check, Check::CheckoutLatency { .. });
+            let (h, exact_max) = if open {
+                (
+                    metrics::merged_open_latency(obs, d.pool),
+                    metrics::merged_open_latency_max(obs, d.pool),
+                )
+            } else {
+                (
+                    metrics::merged_latency(obs, d.pool),
+                    metrics::merged_latency_max(obs, d.pool),
+                )
+            };
             // hdrhistogram percentiles are exact to 3 significant digits and
             // rounded up to their bucket; never report more than the exact max.
-            let exact_max = metrics::merged_latency_max(obs, d.pool);
             let observed = (!h.is_empty())
                 .then(|| metrics::ns_to_ms(h.value_at_percentile(percentile).min(exact_max)));
             AssertionResult {
@@ -179,11 +213,28 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
                 comparison: "<=",
                 unit: "ms",
                 passed: observed.is_some_and(|o| o <= metrics::ns_to_ms(max)),
-                detail: match observed {
-                    Some(_) => format!("p{percentile} of {} requests' waits ({scope})", h.len()),
-                    None => format!("no requests ({scope}): nothing to measure"),
+                detail: match (observed, open) {
+                    (Some(_), true) => format!(
+                        "p{percentile} of {} reservoir driver Open() calls ({scope})",
+                        h.len()
+                    ),
+                    (Some(_), false) => {
+                        format!("p{percentile} of {} requests' waits ({scope})", h.len())
+                    }
+                    (None, true) => format!(
+                        "no reservoir driver Open() calls ({scope}{}): nothing to measure",
+                        if plain {
+                            "; a plain pool has no reservoir"
+                        } else {
+                            ""
+                        }
+                    ),
+                    (None, false) => format!("no requests ({scope}): nothing to measure"),
                 },
             }
+        }
+        Check::RequestFailures { max } if total.requests == 0 => {
+            nothing(max as f64, "requests", no_requests.clone())
         }
         Check::RequestFailures { max } => at_most(
             total.failures as f64,

@@ -44,6 +44,86 @@ impl Comparison {
         let m = self.summary.file_mode?;
         self.modes.iter().find(|o| o.stack.name() == m)
     }
+
+    /// Whether the assertions that `gate` selects all passed (`None` gate:
+    /// always). [`Gate::resolve`] has checked, before the runs, that the modes
+    /// it names were run.
+    pub fn passed(&self, gate: &Gate) -> bool {
+        match gate.modes(self.summary.file_mode_stack(), &self.ran()) {
+            Ok(modes) => self
+                .modes
+                .iter()
+                .filter(|m| modes.contains(&m.stack))
+                .all(|m| m.output.passed()),
+            Err(_) => false,
+        }
+    }
+
+    fn ran(&self) -> Vec<Stack> {
+        self.modes.iter().map(|m| m.stack).collect()
+    }
+}
+
+/// Which modes' assertions decide `poolsim compare`'s exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// The mode the file itself selects (its pools' common stack). The
+    /// default: a comparison gates exactly what `poolsim run` of the file
+    /// gates. Refused when the pools use different modes or that mode is not
+    /// among those run.
+    File,
+    /// One mode, which must be among those run.
+    Mode(Stack),
+    /// Every mode run.
+    All,
+    /// None: the exit code is 0 whatever the assertions say.
+    None,
+}
+
+impl Gate {
+    /// `file`, `all`, `none`, or a mode name (`direct`, `database_sql`, `pool`).
+    pub fn parse(s: &str) -> Result<Gate, String> {
+        match s {
+            "file" => Ok(Gate::File),
+            "all" => Ok(Gate::All),
+            "none" => Ok(Gate::None),
+            m => Stack::ALL
+                .iter()
+                .find(|st| st.name() == m)
+                .map(|&st| Gate::Mode(st))
+                .ok_or_else(|| {
+                    format!(
+                        "'{m}' is not a gate: use file, all, none, direct, database_sql or pool"
+                    )
+                }),
+        }
+    }
+
+    /// The modes whose assertions gate, given the file's own mode and the
+    /// modes run; an error says why this gate cannot decide (checked before
+    /// running, so that no comparison passes without checking anything).
+    pub fn modes(&self, file_mode: Option<Stack>, ran: &[Stack]) -> Result<Vec<Stack>, String> {
+        let names = |v: &[Stack]| v.iter().map(|s| s.name()).collect::<Vec<_>>().join(",");
+        match *self {
+            Gate::File => match file_mode {
+                None => Err("the file's pools use different modes, so it has no mode of its own to gate on: choose one with --gate MODE, or --gate all or --gate none".into()),
+                Some(m) if !ran.contains(&m) => Err(format!(
+                    "the file's own mode ({}) is not among the modes run ({}): add it to --modes, or choose --gate MODE, all or none",
+                    m.name(),
+                    names(ran)
+                )),
+                Some(m) => Ok(vec![m]),
+            },
+            Gate::Mode(m) if !ran.contains(&m) => Err(format!(
+                "--gate {} names a mode that is not run ({}): add it to --modes",
+                m.name(),
+                names(ran)
+            )),
+            Gate::Mode(m) => Ok(vec![m]),
+            Gate::All => Ok(ran.to_vec()),
+            Gate::None => Ok(Vec::new()),
+        }
+    }
 }
 
 /// One column of the comparison (a `modes[]` entry of compare.json).
@@ -111,6 +191,12 @@ pub struct CompareSummary {
 }
 
 impl CompareSummary {
+    /// The file's own mode as a stack.
+    pub fn file_mode_stack(&self) -> Option<Stack> {
+        let m = self.file_mode?;
+        Stack::ALL.into_iter().find(|s| s.name() == m)
+    }
+
     /// Pretty JSON, newline-terminated.
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).expect("summary serializes");
@@ -187,11 +273,24 @@ pub fn compare(
     modes: &[Stack],
     mut progress: impl FnMut(usize, Time),
 ) -> Result<Comparison, RunError> {
+    compare_until(sc, modes, |k, t| {
+        progress(k, t);
+        true
+    })
+}
+
+/// [`compare`] whose `progress` can stop it: when it returns false the
+/// current mode's run stops with [`RunError::Interrupted`] (Ctrl-C).
+pub fn compare_until(
+    sc: &Scenario,
+    modes: &[Stack],
+    mut progress: impl FnMut(usize, Time) -> bool,
+) -> Result<Comparison, RunError> {
     let mut runs = Vec::new();
     for (k, &stack) in Stack::ALL.iter().filter(|s| modes.contains(s)).enumerate() {
         let mut msc = sc.clone();
         msc.world = msc.world.with_stack(stack);
-        let output = run::run_with_progress(&msc, |t| progress(k, t))?;
+        let output = run::run_until(&msc, |t| progress(k, t))?;
         runs.push(ModeOutput {
             stack,
             scenario: msc,

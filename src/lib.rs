@@ -14,6 +14,9 @@
 //! - [`run`]: one scenario from configuration to verdict, for the CLI and tests;
 //!   [`compare`]: one scenario in each mode (reservoir direct, reservoir under
 //!   database/sql, plain pool) on identical requests;
+//! - [`gate`]: `poolsim check`, many scenarios x seeds in parallel with
+//!   JUnit, JSON, annotations, baselines and shards; [`schema_json`] and
+//!   [`starter`]: the JSON Schema of the format and `poolsim init`'s files;
 //! - [`theory`]: queueing formulas (Erlang C) the plain pool is validated against.
 //!
 //! Same scenario + same seed = byte-identical outputs.
@@ -21,9 +24,12 @@
 pub mod assertions;
 pub mod compare;
 pub mod engine;
+pub mod gate;
 pub mod metrics;
 pub mod model;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod schema_json;
+pub mod starter;
 pub mod theory;

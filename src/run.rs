@@ -32,10 +32,20 @@ pub fn run_with_progress(
     sc: &Scenario,
     mut progress: impl FnMut(crate::engine::Time),
 ) -> Result<RunOutput, RunError> {
-    let observations = world::simulate_with_progress(&sc.world, |t| {
+    run_until(sc, |t| {
         progress(t);
         true
-    })?;
+    })
+}
+
+/// [`run`], calling `progress(simulated time reached)` as the run advances
+/// (every 1/200 of the duration); when it returns false the run stops with
+/// [`RunError::Interrupted`] (Ctrl-C).
+pub fn run_until(
+    sc: &Scenario,
+    progress: impl FnMut(crate::engine::Time) -> bool,
+) -> Result<RunOutput, RunError> {
+    let observations = world::simulate_with_progress(&sc.world, progress)?;
     let assertions = assertions::evaluate(&sc.assertions, &observations);
     let summary = Summary::new(sc, &observations, assertions.clone());
     Ok(RunOutput {

@@ -211,7 +211,8 @@ fn compare_prints_the_modes_side_by_side_and_gates_on_the_files_mode() {
     let json: serde_json::Value = serde_json::from_slice(&read(&out.join("compare.json"))).unwrap();
     assert_eq!(json["file_mode"], "pool");
     assert_eq!(json["modes"].as_array().unwrap().len(), 3);
-    // Without the file's own mode, assertions do not decide the exit code.
+    // Without the file's own mode the default gate cannot decide: refused
+    // before running (it used to exit 0 with no assertion checked).
     let o = poolsim(&[
         "compare",
         f,
@@ -222,8 +223,23 @@ fn compare_prints_the_modes_side_by_side_and_gates_on_the_files_mode() {
         "--out",
         out.to_str().unwrap(),
     ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not among the modes run"));
+    // Asked explicitly, no gate: exit 0 whatever the assertions say.
+    let o = poolsim(&[
+        "compare",
+        f,
+        "--duration",
+        "5m",
+        "--modes",
+        "direct",
+        "--gate",
+        "none",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("was not run"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("--gate none"));
     // A file whose own mode fails exits 1: the same scenario as a direct reservoir.
     let dir = tmp("compare-direct");
     let body = std::fs::read_to_string(f).unwrap().replace(

@@ -24,6 +24,7 @@ duration: 3m
 sample_every: 1s
 global_rate_limit: 30
 global_rate_limit_burst: 5
+global_rate_limiter: what_if_token_bucket
 token_failure_rate: 0.05
 workload:
   type: burst
@@ -67,6 +68,7 @@ duration: 3m
 sample_every: 1s
 global_rate_limit: 30
 global_rate_limit_burst: 5
+global_rate_limiter: what_if_token_bucket
 token_failure_rate: 0.05
 workload:
   type: burst
@@ -379,17 +381,21 @@ fn parse_sample(line: &str) -> Sample {
     }
 }
 
-/// Check the OpenMetrics text format rules the exporter must keep; returns
-/// the samples by (name, labels).
+/// Check the text format rules the exporter must keep (OpenMetrics, read by
+/// `promtool tsdb create-blocks-from openmetrics`, and Prometheus' text format,
+/// linted by `promtool check metrics`: `# HELP` and `# TYPE` name the samples
+/// exactly, `_total` included). Every series carries the same `scenario`,
+/// `seed` and `mode` labels; returns the samples by (name, other labels).
 fn check_openmetrics(text: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
     assert!(text.ends_with("# EOF\n"), "must end with # EOF");
     let body = &text[..text.len() - "# EOF\n".len()];
     assert!(!body.contains("# EOF"), "# EOF only once, last");
     let mut families: BTreeMap<String, String> = BTreeMap::new();
+    let mut helped: Vec<String> = Vec::new();
     let mut current: Option<(String, String)> = None;
-    let mut seen_samples_in_family = false;
     let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     let mut last_series = String::new();
+    let mut run_labels: Option<Vec<(String, String)>> = None;
     for line in body.lines() {
         assert!(!line.is_empty(), "no blank lines");
         if let Some(rest) = line.strip_prefix("# ") {
@@ -400,7 +406,17 @@ fn check_openmetrics(text: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
                 it.next().unwrap_or(""),
             );
             match kw {
+                "HELP" => {
+                    assert!(!helped.contains(&fam.to_string()), "HELP twice for {fam}");
+                    assert!(!arg.is_empty(), "empty HELP for {fam}");
+                    helped.push(fam.to_string());
+                }
                 "TYPE" => {
+                    assert_eq!(
+                        helped.last().map(String::as_str),
+                        Some(fam),
+                        "HELP then TYPE of {fam}"
+                    );
                     assert!(
                         families.insert(fam.to_string(), arg.to_string()).is_none(),
                         "family {fam} is not contiguous (TYPE twice)"
@@ -409,25 +425,12 @@ fn check_openmetrics(text: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
                         matches!(arg, "counter" | "gauge" | "histogram"),
                         "unexpected type {arg}"
                     );
-                    if arg == "counter" {
-                        assert!(
-                            !fam.ends_with("_total"),
-                            "counter family {fam} must not end in _total"
-                        );
-                    }
+                    assert_eq!(
+                        fam.ends_with("_total"),
+                        arg == "counter",
+                        "{fam}: counters, and only counters, end in _total"
+                    );
                     current = Some((fam.to_string(), arg.to_string()));
-                    seen_samples_in_family = false;
-                }
-                "HELP" | "UNIT" => {
-                    let cur = current.as_ref().expect("HELP/UNIT after TYPE");
-                    assert_eq!(cur.0, fam, "{kw} for another family");
-                    assert!(!seen_samples_in_family, "{kw} after samples of {fam}");
-                    if kw == "UNIT" {
-                        assert!(
-                            fam.ends_with(&format!("_{arg}")),
-                            "unit {arg} must suffix {fam}"
-                        );
-                    }
                 }
                 other => panic!("unknown descriptor {other}"),
             }
@@ -436,20 +439,36 @@ fn check_openmetrics(text: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
         let s = parse_sample(line);
         let (fam, kind) = current.as_ref().expect("a sample before any # TYPE");
         let ok = match kind.as_str() {
-            "counter" => s.name == format!("{fam}_total"),
-            "gauge" => s.name == *fam,
+            "counter" | "gauge" => s.name == *fam,
             "histogram" => ["_bucket", "_count", "_sum"]
                 .iter()
                 .any(|suf| s.name == format!("{fam}{suf}")),
             _ => false,
         };
         assert!(ok, "sample {} outside its family {fam} ({kind})", s.name);
-        seen_samples_in_family = true;
+        let (run, own): (Vec<_>, Vec<_>) = s
+            .labels
+            .iter()
+            .filter(|(k, v)| {
+                if k == "stack" {
+                    assert!(
+                        matches!(v.as_str(), "direct" | "database_sql" | "pool"),
+                        "stack {v}"
+                    );
+                }
+                k != "stack"
+            })
+            .cloned()
+            .partition(|(k, _)| matches!(k.as_str(), "scenario" | "seed" | "mode"));
+        assert_eq!(run.len(), 3, "{}: scenario, seed and mode labels", s.name);
+        match &run_labels {
+            Some(r) => assert_eq!(r, &run, "one run per file"),
+            None => run_labels = Some(run),
+        }
         let key = format!(
             "{}{{{}}}",
             s.name,
-            s.labels
-                .iter()
+            own.iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join(",")
@@ -475,7 +494,7 @@ fn check_openmetrics(text: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
 fn openmetrics_follows_the_format_and_matches_the_time_series() {
     let sc = scenario(STRESSED);
     let o = run(&sc);
-    let text = prom::openmetrics(&o.observations, sc.start_unix_ns);
+    let text = prom::openmetrics(&o.observations, sc.start_unix_ns, &prom::RunLabels::of(&sc));
     let series = check_openmetrics(&text);
     let csv = Csv::parse(&poolsim::report::csv::timeseries_csv(
         &o.observations,
@@ -486,13 +505,12 @@ fn openmetrics_follows_the_format_and_matches_the_time_series() {
     for fam in [
         "# TYPE dsql_reservoir_size gauge",
         "# TYPE dsql_reservoir_target gauge",
-        "# TYPE dsql_reservoir_checkouts counter",
-        "# TYPE dsql_reservoir_empty counter",
-        "# TYPE dsql_reservoir_discards counter",
-        "# TYPE dsql_reservoir_refills counter",
-        "# TYPE dsql_reservoir_refill_failures counter",
+        "# TYPE dsql_reservoir_checkouts_total counter",
+        "# TYPE dsql_reservoir_empty_total counter",
+        "# TYPE dsql_reservoir_discards_total counter",
+        "# TYPE dsql_reservoir_refills_total counter",
+        "# TYPE dsql_reservoir_refill_failures_total counter",
         "# TYPE dsql_reservoir_checkout_latency_milliseconds histogram",
-        "# UNIT dsql_reservoir_checkout_latency_milliseconds milliseconds",
     ] {
         assert!(text.contains(fam), "missing {fam}");
     }
@@ -608,7 +626,10 @@ fn charts_plot_the_time_series() {
     let obs = &o.observations;
     let csv = Csv::parse(&poolsim::report::csv::timeseries_csv(obs, sc.start_unix_ns));
     let runs: [Run; 1] = [("run", obs)];
-    let specs = charts::run_charts(&runs, &charts::connect_limits(&sc.world));
+    let specs = charts::run_charts(
+        &runs,
+        &charts::Decor::limits(charts::connect_limits(&sc.world)),
+    );
 
     // Pool state: one chart per pool (2 pools fit as lines).
     for (i, svc) in ["history-1", "history-2"].iter().enumerate() {
@@ -727,13 +748,20 @@ fn charts_plot_the_time_series() {
     let limits: Vec<f64> = c.hlines.iter().map(|h| h.y).collect();
     assert_eq!(limits, vec![100.0, 30.0]);
 
-    // Cluster connections: the cluster_connections column (same for every service).
+    // Cluster connections: the connections column of cluster.csv.
     let c = chart(&specs, "cluster-connections");
-    assert_close(
-        &c.lines[0].points,
-        &csv.series("history-1", "cluster_connections"),
-        "cluster",
-    );
+    let cluster = Csv::parse(&poolsim::report::csv::cluster_csv(obs, sc.start_unix_ns));
+    let want: Vec<(f64, f64)> = cluster
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r[cluster.col("t_s")].parse().unwrap(),
+                r[cluster.col("connections")].parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_close(&c.lines[0].points, &want, "cluster");
 
     // Latency over time: each pool's window p50 / p99, the CSV's columns.
     let c = chart(&specs, "checkout-latency-over-time");
@@ -815,7 +843,10 @@ fn pools_are_grouped_beyond_eight_lines() {
     ));
     let o = run(&sc);
     let runs: [Run; 1] = [("run", &o.observations)];
-    let specs = charts::run_charts(&runs, &charts::connect_limits(&sc.world));
+    let specs = charts::run_charts(
+        &runs,
+        &charts::Decor::limits(charts::connect_limits(&sc.world)),
+    );
     let state: Vec<&ChartSpec> = specs
         .iter()
         .filter(|s| s.stem.starts_with("pool-"))
@@ -873,7 +904,10 @@ fn runs_can_be_compared_on_one_axis() {
     let a = run(&sc);
     let b = run(&sc.clone().with_seed(8));
     let runs: [Run; 2] = [("seed 7", &a.observations), ("seed 8", &b.observations)];
-    let specs = charts::run_charts(&runs, &charts::connect_limits(&sc.world));
+    let specs = charts::run_charts(
+        &runs,
+        &charts::Decor::limits(charts::connect_limits(&sc.world)),
+    );
     let c = chart(&specs, "connects-per-second");
     assert_eq!(c.lines.len(), 2);
     assert!(c.lines[0].name.starts_with("seed 7: ") && c.lines[1].name.starts_with("seed 8: "));
@@ -925,7 +959,7 @@ fn latency_over_time_takes_window_percentiles() {
     let o = run(&sc);
     let obs = &o.observations;
     let runs: [Run; 1] = [("run", obs)];
-    let spec = charts::latency_over_time_chart(&runs);
+    let spec = charts::latency_over_time_chart(&runs, &charts::Decor::default());
     for (i, svc) in ["history-1", "history-2"].iter().enumerate() {
         let rows: Vec<&SampleRow> = obs.samples.iter().filter(|r| r.pool == i as u32).collect();
         let p50: Vec<(f64, f64)> = rows
@@ -948,7 +982,7 @@ fn latency_over_time_takes_window_percentiles() {
     let many = scenario(&many_pools_yaml(&[("history", 3), ("matching", 2)], "1m"));
     let m = run(&many);
     let runs: [Run; 1] = [("run", &m.observations)];
-    let spec = charts::latency_over_time_chart(&runs);
+    let spec = charts::latency_over_time_chart(&runs, &charts::Decor::default());
     let per: Vec<Vec<(f64, f64)>> = (0..3)
         .map(|p| samples_of(&m.observations, p, |r| r.wait_p99_ns as f64 / 1e6))
         .collect();
@@ -972,7 +1006,10 @@ fn charts_without_data_still_render() {
     );
     let o = run(&sc);
     let runs: [Run; 1] = [("run", &o.observations)];
-    let specs = charts::run_charts(&runs, &charts::connect_limits(&sc.world));
+    let specs = charts::run_charts(
+        &runs,
+        &charts::Decor::limits(charts::connect_limits(&sc.world)),
+    );
     let lat = chart(&specs, "checkout-latency-distribution");
     assert_eq!(lat.note.as_deref(), Some("no checkouts in this run"));
     let fails = chart(&specs, "refill-failures");
@@ -983,8 +1020,10 @@ fn charts_without_data_still_render() {
 }
 
 /// The columns timeseries.csv had before the database/sql columns were
+/// appended (less `cluster_connections` and `cluster_connects`, which moved
+/// to cluster.csv so that pool rows can be summed)
 /// appended: they keep their names and their positions.
-const OLD_HEADER: &str = "t_s,t_rfc3339,service,size,target,in_use,waiting,serving,requests,hits,hits_after_wait,failures,rejected_before_ready,checkouts,empty_events,discards,discard_expired,discard_guard,discard_full,scan_evictions,discard_expired_on_checkout,discard_insufficient_remaining_lifetime,discard_expired_on_wait,discard_insufficient_remaining_lifetime_on_wait,discard_expired_on_return,discard_insufficient_remaining_lifetime_on_return,discard_reservoir_full,discard_expired_on_scan,discard_expiring_soon_on_scan,refills,refill_failures,refill_failure_lease_acquire,refill_failure_rate_limit,refill_failure_token_provider,refill_failure_connection_open,limiter_waits,connects,work_started,work_completed,cluster_connections,cluster_connects";
+const OLD_HEADER: &str = "t_s,t_rfc3339,service,size,target,in_use,waiting,serving,requests,hits,hits_after_wait,failures,rejected_before_ready,checkouts,empty_events,discards,discard_expired,discard_guard,discard_full,scan_evictions,discard_expired_on_checkout,discard_insufficient_remaining_lifetime,discard_expired_on_wait,discard_insufficient_remaining_lifetime_on_wait,discard_expired_on_return,discard_insufficient_remaining_lifetime_on_return,discard_reservoir_full,discard_expired_on_scan,discard_expiring_soon_on_scan,refills,refill_failures,refill_failure_lease_acquire,refill_failure_rate_limit,refill_failure_token_provider,refill_failure_connection_open,limiter_waits,connects,work_started,work_completed";
 
 /// The appended columns and their values in a sample row.
 fn new_columns(r: &SampleRow) -> Vec<(String, f64)> {
@@ -1020,6 +1059,74 @@ fn new_columns(r: &SampleRow) -> Vec<(String, f64)> {
         ));
     }
     v
+}
+
+/// The kind of a CSV cell: an integer, a decimal, or text.
+fn cell_kind(v: &str) -> &'static str {
+    if v.parse::<i64>().is_ok() {
+        "integer"
+    } else if v.parse::<f64>().is_ok() && v.contains('.') {
+        "decimal"
+    } else {
+        "text"
+    }
+}
+
+#[test]
+fn csv_columns_keep_one_type_and_pool_rows_sum_without_double_counting() {
+    // Two runs that differ in everything that could change a cell's look:
+    // whole vs fractional sample times, waits vs none, reservoir vs plain.
+    let a = scenario(STRESSED);
+    let b = scenario(&PLAIN.replace("sample_every: 1s", "sample_every: 250ms"));
+    let mut kinds: BTreeMap<String, &'static str> = BTreeMap::new();
+    let mut kinds_cluster: BTreeMap<String, &'static str> = BTreeMap::new();
+    for sc in [&a, &b] {
+        let o = run(sc);
+        let obs = &o.observations;
+        for (text, kinds) in [
+            (
+                poolsim::report::csv::timeseries_csv(obs, sc.start_unix_ns),
+                &mut kinds,
+            ),
+            (
+                poolsim::report::csv::cluster_csv(obs, sc.start_unix_ns),
+                &mut kinds_cluster,
+            ),
+        ] {
+            let csv = Csv::parse(&text);
+            for row in &csv.rows {
+                for (h, v) in csv.header.iter().zip(row) {
+                    let k = cell_kind(v);
+                    let prev = *kinds.entry(h.clone()).or_insert(k);
+                    assert_eq!(prev, k, "column {h}: {v} is {k}, elsewhere {prev}");
+                }
+            }
+        }
+        // Pool rows only: no column repeats a cluster-wide figure, and
+        // cluster.csv has one row per sample instant.
+        let csv = Csv::parse(&poolsim::report::csv::timeseries_csv(obs, sc.start_unix_ns));
+        assert!(csv.header.iter().all(|h| !h.starts_with("cluster")));
+        let cluster = Csv::parse(&poolsim::report::csv::cluster_csv(obs, sc.start_unix_ns));
+        assert_eq!(
+            cluster.header.join(","),
+            poolsim::report::csv::CLUSTER_HEADER
+        );
+        assert_eq!(cluster.rows.len() * obs.pools.len(), csv.rows.len());
+        let last = cluster.rows.last().unwrap();
+        let total: u64 = obs.connects_per_second.iter().map(|&c| c as u64).sum();
+        assert_eq!(last[cluster.col("connect_attempts")], total.to_string());
+        // The pools' connects at the last sample add up to the cluster's attempts.
+        let n = obs.pools.len();
+        let pools_connects: u64 = csv.rows[csv.rows.len() - n..]
+            .iter()
+            .map(|r| r[csv.col("connects")].parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(pools_connects, total);
+    }
+    assert_eq!(kinds["t_s"], "decimal");
+    assert_eq!(kinds["wait_p99_ms"], "decimal");
+    assert_eq!(kinds["requests"], "integer");
+    assert_eq!(kinds_cluster["t_s"], "decimal");
 }
 
 #[test]
@@ -1073,15 +1180,20 @@ fn csv_appends_the_database_sql_columns() {
 fn openmetrics_has_the_database_sql_families() {
     let sc = scenario(PLAIN);
     let o = run(&sc);
-    let text = prom::openmetrics(&o.observations, sc.start_unix_ns);
+    let text = prom::openmetrics(&o.observations, sc.start_unix_ns, &prom::RunLabels::of(&sc));
     let series = check_openmetrics(&text);
     for fam in [
-        "# TYPE dsql_pool_open_connections gauge",
-        "# TYPE dsql_pool_idle_connections gauge",
-        "# TYPE dsql_pool_in_use_connections gauge",
-        "# TYPE dsql_pool_opens counter",
-        "# TYPE dsql_pool_closes counter",
-        "# TYPE dsql_pool_request_failures counter",
+        "# TYPE dsql_pool_max_open gauge",
+        "# TYPE dsql_pool_open gauge",
+        "# TYPE dsql_pool_idle gauge",
+        "# TYPE dsql_pool_in_use gauge",
+        "# TYPE dsql_db_closed_max_lifetime_total counter",
+        "# TYPE dsql_db_closed_max_idle_time_total counter",
+        "# TYPE dsql_db_closed_max_idle_total counter",
+        "# TYPE poolsim_pool_physical_connections gauge",
+        "# TYPE poolsim_pool_opens_total counter",
+        "# TYPE poolsim_pool_closes_total counter",
+        "# TYPE poolsim_request_failures_total counter",
     ] {
         assert!(text.contains(fam), "missing {fam}");
     }
@@ -1101,24 +1213,36 @@ fn openmetrics_has_the_database_sql_families() {
     };
     for svc in ["history-1", "history-2"] {
         let s = format!("service={svc}");
-        check(&format!("dsql_pool_open_connections{{{s}}}"), "open", svc);
-        check(&format!("dsql_pool_idle_connections{{{s}}}"), "idle", svc);
+        // A plain pool: database/sql holds every physical connection.
+        check(&format!("dsql_pool_open{{{s}}}"), "open", svc);
         check(
-            &format!("dsql_pool_in_use_connections{{{s}}}"),
-            "in_use",
+            &format!("poolsim_pool_physical_connections{{{s}}}"),
+            "open",
             svc,
         );
-        check(&format!("dsql_pool_opens_total{{{s}}}"), "opens", svc);
+        check(&format!("dsql_pool_idle{{{s}}}"), "idle", svc);
+        check(&format!("dsql_pool_in_use{{{s}}}"), "in_use", svc);
+        check(&format!("poolsim_pool_opens_total{{{s}}}"), "opens", svc);
+        check(
+            &format!("dsql_db_closed_max_lifetime_total{{{s}}}"),
+            "closes_lifetime",
+            svc,
+        );
+        check(
+            &format!("dsql_db_closed_max_idle_total{{{s}}}"),
+            "closes_max_idle",
+            svc,
+        );
         for k in CloseCause::ALL {
             check(
-                &format!("dsql_pool_closes_total{{{s},cause={}}}", k.name()),
+                &format!("poolsim_pool_closes_total{{{s},cause={}}}", k.name()),
                 &format!("closes_{}", k.name()),
                 svc,
             );
         }
         for f in FailCause::ALL {
             check(
-                &format!("dsql_pool_request_failures_total{{{s},cause={}}}", f.name()),
+                &format!("poolsim_request_failures_total{{{s},cause={}}}", f.name()),
                 &format!("failures_{}", f.name()),
                 svc,
             );
@@ -1133,7 +1257,10 @@ fn plain_pool_charts_show_idle_and_open() {
     let obs = &o.observations;
     let csv = Csv::parse(&poolsim::report::csv::timeseries_csv(obs, sc.start_unix_ns));
     let runs: [Run; 1] = [("run", obs)];
-    let specs = charts::run_charts(&runs, &charts::connect_limits(&sc.world));
+    let specs = charts::run_charts(
+        &runs,
+        &charts::Decor::limits(charts::connect_limits(&sc.world)),
+    );
     for (i, svc) in ["history-1", "history-2"].iter().enumerate() {
         let c = chart(&specs, &format!("pool-{:02}-{svc}", i + 1));
         for (series, column) in [
@@ -1310,7 +1437,10 @@ fn compare_overlays_one_colour_per_mode() {
         .iter()
         .map(|m| (m.stack.name(), &m.output.observations))
         .collect();
-    let specs = charts::run_charts(&runs, &charts::connect_limits(&sc.world));
+    let specs = charts::run_charts(
+        &runs,
+        &charts::Decor::limits(charts::connect_limits(&sc.world)),
+    );
     for s in &specs {
         assert!(
             s.lines.len() + s.bands.len() <= 2 * charts::MAX_LINES + 3,
@@ -1391,4 +1521,292 @@ fn compare_is_deterministic() {
     assert_eq!(compared, 4 * 9);
     let _ = std::fs::remove_dir_all(&a);
     let _ = std::fs::remove_dir_all(&b);
+}
+
+#[test]
+fn summary_traces_the_run_to_what_produced_it() {
+    let dir = tmp("trace");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("s.yaml");
+    let yaml = STRESSED.replace("duration: 3m", "duration: 3m\nmeasure_after: 30s");
+    std::fs::write(&file, &yaml).unwrap();
+    let sc = scenario::load(&file).unwrap();
+    let o = run(&sc);
+    let v: serde_json::Value = serde_json::from_str(&o.summary.to_json()).unwrap();
+    assert_eq!(v["poolsim_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(v["scenario_path"], file.display().to_string());
+    // sha256 of the bytes, as `sha256sum` prints it.
+    let sha = v["scenario_sha256"].as_str().unwrap();
+    assert_eq!(sha.len(), 64);
+    assert!(sha
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    std::fs::write(&file, format!("{yaml}\n# a comment\n")).unwrap();
+    let other = scenario::load(&file).unwrap();
+    assert_ne!(
+        other.source.as_ref().unwrap().sha256,
+        sha,
+        "another byte, another hash"
+    );
+    assert_eq!(v["measure_after_s"], 30.0);
+    assert_eq!(v["warnings"], serde_json::json!([]));
+    // From text alone there is no path to give.
+    let parsed = scenario(STRESSED);
+    assert_eq!(
+        serde_json::to_value(&run(&parsed).summary).unwrap()["scenario_path"],
+        serde_json::Value::Null
+    );
+    // The printed header says what measure_after leaves out.
+    let text = poolsim::report::text::render(&o.summary, None);
+    assert!(text.contains("2 pools"), "{text}");
+    assert!(text.contains("measured after 30s: requests that arrived before it are left out"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_scenario_that_measures_nothing_says_so() {
+    let sc = scenario("name: idle\nduration: 10s\npools:\n  - name: only\n    target_size: 2\n");
+    let o = run(&sc);
+    assert_eq!(o.summary.warnings.len(), 1);
+    assert!(o.summary.warnings[0].contains("measures nothing"));
+    let text = poolsim::report::text::render(&o.summary, None);
+    assert!(text.contains("warning: this scenario has no workload and no assertion"));
+    assert!(text.contains(", 1 pool, "), "{text}");
+    let html = html::render_run_html(&o.summary, &[]);
+    assert!(html.contains("measures nothing"));
+    assert!(!html.contains("pool(s)"));
+}
+
+#[test]
+fn numbers_follow_one_precision_rule() {
+    use poolsim::report::text::{fmt_num, fmt_percent};
+    assert_eq!(fmt_num(113.4), "113.4");
+    assert_eq!(fmt_num(3797.6), "3798");
+    assert_eq!(fmt_num(65.0512), "65.05");
+    assert_eq!(fmt_num(0.668_712), "0.6687");
+    assert_eq!(fmt_num(0.000_123_4), "0.000123");
+    assert_eq!(fmt_num(12_268.0), "12268");
+    assert_eq!(fmt_num(0.5), "0.5");
+    assert_eq!(fmt_percent(Some(1.0)), "100%");
+    assert_eq!(fmt_percent(Some(0.998_72)), "99.87%");
+    assert_eq!(fmt_percent(None), "n/a");
+}
+
+/// A run with one assertion of every kind a chart can show, measured after 30 s.
+fn verdict_scenario() -> Scenario {
+    scenario(&STRESSED.replace(
+        "assertions:\n  - type: reservoir_empty_events\n    max: 5\n  - type: max_connects_per_sec\n    max: 100\n",
+        "measure_after: 30s\nassertions:\n  - type: max_connects_per_sec\n    max: 20\n  - type: wait_time\n    percentile: 99\n    max: 50ms\n  - type: pool_at_size\n    pool: history-2\n    min_fraction: 0.8\n  - type: max_physical_connections\n    max: 40\n  - type: converge_within\n    duration: 20s\n",
+    ))
+}
+
+#[test]
+fn charts_draw_each_threshold_with_its_verdict() {
+    let sc = verdict_scenario();
+    assert_eq!(sc.assertions.len(), 5);
+    let o = run(&sc);
+    let decor = files::run_decor(&sc, &o);
+    assert_eq!(decor.measure_after_s, 30.0);
+    assert_eq!(decor.thresholds.len(), 5);
+    let runs: [Run; 1] = [("run", &o.observations)];
+    let specs = charts::run_charts(&runs, &decor);
+    let verdict = |i: usize| {
+        if o.assertions[i].passed {
+            "PASS"
+        } else {
+            "FAIL"
+        }
+    };
+    let threshold = |stem: &str, y: f64| -> charts::HLine {
+        chart(&specs, stem)
+            .hlines
+            .iter()
+            .find(|h| h.threshold && h.y == y)
+            .unwrap_or_else(|| panic!("{stem}: no threshold at {y}"))
+            .clone()
+    };
+    // max_connects_per_sec on the connects chart.
+    let h = threshold("connects-per-second", 20.0);
+    assert!(
+        h.name.starts_with("assertion max_connects_per_sec ≤ 20/s"),
+        "{}",
+        h.name
+    );
+    assert!(h.name.contains(verdict(0)), "{}", h.name);
+    let (pass, fail) = (charts::PALETTE[12], charts::PALETTE[13]);
+    assert_eq!(
+        charts::PALETTE[h.color],
+        if o.assertions[0].passed { pass } else { fail }
+    );
+    // The wait percentile on both latency charts, and p99 marked on the x axis.
+    for stem in [
+        "checkout-latency-distribution",
+        "checkout-latency-over-time",
+    ] {
+        let h = threshold(stem, 50.0);
+        assert!(h.name.contains("wait_time ≤ 50 ms at p99"), "{}", h.name);
+        assert!(h.name.contains(verdict(1)));
+    }
+    let dist = chart(&specs, "checkout-latency-distribution");
+    assert_eq!(dist.vlines.len(), 1);
+    assert!((dist.vlines[0].x - 2.0).abs() < 1e-12, "p99 is 2 nines");
+    // pool_at_size: 0.8 x target_size on history-2's chart only.
+    let h = threshold("pool-02-history-2", 8.0);
+    assert!(
+        h.name.contains("[history-2] ≥ 0.8 × target_size = 8 open"),
+        "{}",
+        h.name
+    );
+    assert!(chart(&specs, "pool-01-history-1")
+        .hlines
+        .iter()
+        .all(|h| !h.name.contains("pool_at_size")));
+    // max_physical_connections without a pool: the cluster chart.
+    let h = threshold("cluster-connections", 40.0);
+    assert!(h.name.contains(verdict(3)));
+    // converge_within: a vertical line at 20 s on every pool chart.
+    for stem in ["pool-01-history-1", "pool-02-history-2"] {
+        let v = chart(&specs, stem)
+            .vlines
+            .iter()
+            .find(|v| v.label.starts_with("converge_within 20s"))
+            .unwrap();
+        assert_eq!(v.x, 20.0);
+        assert!(v.label.ends_with(verdict(4)));
+    }
+    // measure_after is shaded on every time chart, nowhere else.
+    for s in &specs {
+        match s.x_axis {
+            XAxis::Time => {
+                let sh = s.shade.as_ref().unwrap_or_else(|| panic!("{}", s.stem));
+                assert_eq!((sh.from, sh.to), (0.0, 30.0));
+                assert!(sh.name.contains("before measure_after (30s): not measured"));
+            }
+            XAxis::Nines => assert!(s.shade.is_none()),
+        }
+    }
+    // No event marks without events; with some, every time chart shows them.
+    assert!(specs
+        .iter()
+        .all(|s| s.vlines.iter().all(|v| !v.label.contains("fault"))));
+    let mut with_events = decor.clone();
+    with_events.events = vec![
+        (60.0, "fault: cluster restart".into()),
+        (90.0, "fault: heal".into()),
+    ];
+    for s in charts::run_charts(&runs, &with_events) {
+        let marks: Vec<f64> = s
+            .vlines
+            .iter()
+            .filter(|v| v.label.starts_with("fault"))
+            .map(|v| v.x)
+            .collect();
+        match s.x_axis {
+            XAxis::Time => assert_eq!(marks, vec![60.0, 90.0], "{}", s.stem),
+            XAxis::Nines => assert!(marks.is_empty()),
+        }
+    }
+    // They all render, PNG and SVG.
+    for f in charts::render_all(&charts::run_charts(&runs, &with_events)).unwrap() {
+        assert!(f.svg.contains("</svg>"));
+        assert!(!f.png.is_empty());
+    }
+}
+
+#[test]
+fn coinciding_lines_stay_visible() {
+    // Two pools with the same workload and seed streams of their own: their
+    // request rates differ; make a chart where two lines are equal.
+    let mut spec = charts::checkout_rate_chart(
+        &[("run", &run(&scenario(STRESSED)).observations)],
+        &charts::Decor::default(),
+    );
+    let first = spec.lines[0].clone();
+    spec.lines.push(charts::Series {
+        name: "copy".into(),
+        ..first.clone()
+    });
+    spec.mark_coincident();
+    let copy = spec.lines.last().unwrap();
+    assert_eq!(copy.name, format!("copy (same as {})", first.name));
+    assert_ne!(copy.mark, first.mark, "drawn with another dash");
+    // Compared modes on one scenario see the same arrivals: their request
+    // lines coincide and say so.
+    let sc = compare_scenario();
+    let cmp = poolsim::compare::compare(&sc, &Stack::ALL, |_, _| {}).unwrap();
+    let specs = charts::run_charts(
+        &cmp.modes
+            .iter()
+            .map(|m| (m.stack.name(), &m.output.observations))
+            .collect::<Vec<Run>>(),
+        &files::compare_decor(&cmp),
+    );
+    let c = chart(&specs, "checkout-rate");
+    let reqs: Vec<&charts::Series> = c
+        .lines
+        .iter()
+        .filter(|s| s.name.contains("requests/s (all pools)"))
+        .collect();
+    assert_eq!(reqs.len(), 3);
+    let marks: std::collections::BTreeSet<String> =
+        reqs.iter().map(|s| format!("{:?}", s.mark)).collect();
+    assert_eq!(marks.len(), 3, "three dashes for three modes");
+}
+
+#[test]
+fn compare_captions_never_add_modes_up() {
+    let sc = compare_scenario();
+    let cmp = poolsim::compare::compare(&sc, &Stack::ALL, |_, _| {}).unwrap();
+    let runs: Vec<Run> = cmp
+        .modes
+        .iter()
+        .map(|m| (m.stack.name(), &m.output.observations))
+        .collect();
+    let specs = charts::run_charts(&runs, &files::compare_decor(&cmp));
+    for s in &specs {
+        assert!(!s.caption.contains("in total"), "{}: {}", s.stem, s.caption);
+    }
+    let d = chart(&specs, "discards-refills");
+    for m in &cmp.modes {
+        let created: u64 = m
+            .output
+            .observations
+            .pools
+            .iter()
+            .map(|p| p.counters.created)
+            .sum();
+        assert!(
+            d.caption.contains(&format!("{}: ", m.stack.name()))
+                && d.caption.contains(&format!("{created} created")),
+            "{}",
+            d.caption
+        );
+    }
+}
+
+#[test]
+fn more_than_four_pools_become_bands() {
+    let sc = scenario(&many_pools_yaml(&[("history", 6)], "2m"));
+    let o = run(&sc);
+    let runs: [Run; 1] = [("run", &o.observations)];
+    for spec in [
+        charts::checkout_rate_chart(&runs, &charts::Decor::default()),
+        charts::latency_over_time_chart(&runs, &charts::Decor::default()),
+    ] {
+        let per_pool = spec
+            .lines
+            .iter()
+            .filter(|s| s.name.starts_with("history-"))
+            .count();
+        assert_eq!(per_pool, 0, "{}: no line per pool", spec.stem);
+        assert!(
+            spec.lines
+                .iter()
+                .any(|s| s.name.starts_with("history") || s.name.contains("of 6 pools")),
+            "{}: one curve for the service",
+            spec.stem
+        );
+    }
+    let c = charts::checkout_rate_chart(&runs, &charts::Decor::default());
+    assert_eq!(c.bands.len(), 1, "min–max of the 6 pools");
 }

@@ -55,7 +55,7 @@ fn lease_acquire_failures_when_the_lease_table_is_full() {
 fn rate_limit_failures_when_the_wait_would_pass_the_30s_deadline() {
     // 0.02/s: one token every 50 s, so the second open would wait past its 30 s deadline.
     let o = run(&format!(
-        "duration: 20s\nglobal_rate_limit: 0.02\n{ONE_POOL}"
+        "duration: 20s\nglobal_rate_limit: 0.02\nglobal_rate_limiter: what_if_token_bucket\n{ONE_POOL}"
     ));
     assert_eq!(o.summary.pools[0].refills, 1);
     // The second open asks at 20 ms, is refused at once, and retries every
@@ -374,7 +374,7 @@ pools:
 fn refiller_under_a_limiter_fills_200_connections_in_about_2s() {
     // 4 pools x 50 behind 100/s (burst 1): 200 connections take ~2 s, never >100 in a second.
     let mut y = String::from(
-        "duration: 10s\nsample_every: 100ms\nglobal_rate_limit: 100\nconnect_latency: 1ms\npools:\n",
+        "duration: 10s\nsample_every: 100ms\nglobal_rate_limit: 100\nglobal_rate_limiter: what_if_token_bucket\nconnect_latency: 1ms\npools:\n",
     );
     for i in 0..4 {
         y.push_str(&format!(
@@ -414,6 +414,7 @@ fn initial_fill_gate_holds_traffic_until_low_watermark() {
     let o = run("
 duration: 20s
 global_rate_limit: 10
+global_rate_limiter: what_if_token_bucket
 connect_latency: 0
 workload: {type: constant, checkout_rate: 10, arrival: uniform}
 pools:

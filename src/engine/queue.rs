@@ -105,7 +105,11 @@ pub trait Handler<E> {
 pub struct Limits {
     /// Events allowed at one instant before the run is declared stalled.
     pub max_events_same_instant: u64,
-    /// Pending events allowed in the queue at once.
+    /// Pending events allowed in the queue at once. An entry is 32 bytes and
+    /// the heap doubles as it grows, so the default of 20 million bounds the
+    /// queue at about 1.3 GB: validation keeps requests in flight to 10
+    /// million (one pending event each), which leaves room for connections'
+    /// and components' events.
     pub max_queue: usize,
     /// Events allowed in one run.
     pub max_events: u64,
@@ -115,7 +119,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_events_same_instant: 10_000_000,
-            max_queue: 50_000_000,
+            max_queue: 20_000_000,
             max_events: 5_000_000_000,
         }
     }

@@ -46,13 +46,16 @@ impl TokenBucket {
     /// Highest accepted rate, tokens per second (one token per nanosecond).
     pub const MAX_RATE_PER_SEC: f64 = 1e9;
 
-    /// Creates a full bucket, like `rate.NewLimiter(rate_per_sec, burst)`.
-    ///
-    /// The rate is converted once to whole milli-tokens per second
-    /// (`round(rate * 1000)`). Refuses non-finite rates, rates `<= 0` or above
-    /// [`MAX_RATE_PER_SEC`](Self::MAX_RATE_PER_SEC), rates that round to zero, and
-    /// `burst == 0` (Go's `Wait` would always fail).
-    pub fn new(rate_per_sec: f64, burst: u32) -> Result<Self, String> {
+    /// Smallest rate a bucket accepts, tokens per second: the rate is kept in
+    /// whole milli-tokens per second, and anything below half of one rounds to 0.
+    pub const MIN_RATE_PER_SEC: f64 = 0.0005;
+
+    /// The rate in whole milli-tokens per second (`round(rate * 1000)`), or why
+    /// the rate cannot be a bucket's: not finite, `<= 0`, above
+    /// [`MAX_RATE_PER_SEC`](Self::MAX_RATE_PER_SEC), or rounding to 0 (below
+    /// [`MIN_RATE_PER_SEC`](Self::MIN_RATE_PER_SEC)). Scenario validation asks
+    /// this too, so a rate the bucket would refuse is refused with its key.
+    pub fn rate_milli_of(rate_per_sec: f64) -> Result<u64, String> {
         if !rate_per_sec.is_finite() || rate_per_sec <= 0.0 {
             return Err(format!(
                 "token bucket rate must be a finite number > 0 tokens/s, got {rate_per_sec}"
@@ -70,6 +73,17 @@ impl TokenBucket {
                  the smallest rate is 0.001 tokens/s"
             ));
         }
+        Ok(rate_milli)
+    }
+
+    /// Creates a full bucket, like `rate.NewLimiter(rate_per_sec, burst)`.
+    ///
+    /// The rate is converted once to whole milli-tokens per second
+    /// (`round(rate * 1000)`). Refuses non-finite rates, rates `<= 0` or above
+    /// [`MAX_RATE_PER_SEC`](Self::MAX_RATE_PER_SEC), rates that round to zero, and
+    /// `burst == 0` (Go's `Wait` would always fail).
+    pub fn new(rate_per_sec: f64, burst: u32) -> Result<Self, String> {
+        let rate_milli = Self::rate_milli_of(rate_per_sec)?;
         if burst == 0 {
             return Err(
                 "token bucket burst must be at least 1 (with burst 0 every Wait fails)".into(),
@@ -236,9 +250,27 @@ impl PerSecondLimiter {
         deadline: Time,
         rng: &mut R,
     ) -> Attempt {
-        if self.window.admit(now) {
+        if self.admit(now) {
             return Attempt::Granted;
         }
+        self.after_denial(now, started, deadline, rng)
+    }
+
+    /// The conditional increment of one attempt made at `now`, counted in the
+    /// second containing `now`: `true` when granted.
+    pub fn admit(&mut self, now: Time) -> bool {
+        self.window.admit(now)
+    }
+
+    /// A denied caller learns of the denial at `now`: the time of its next
+    /// attempt, or [`Attempt::GiveUp`] (see [`Self::attempt`]).
+    pub fn after_denial<R: Rng + ?Sized>(
+        &self,
+        now: Time,
+        started: Time,
+        deadline: Time,
+        rng: &mut R,
+    ) -> Attempt {
         let boundary = next_second(now);
         let at = if boundary - now < Self::NEAR_BOUNDARY {
             boundary.saturating_add(rng.random_range(0..Self::BOUNDARY_JITTER))

@@ -72,11 +72,37 @@
 //!   `max_open`, as Go's `SetMaxOpenConns` does.
 //! - Go starts the cleaner at the first put to the free list and stops it when
 //!   no connection is open; the world may simply run it every period.
-//! - `timeout` finds the request by a linear scan of the waiters.
+//! - The waiters are a vector taken from by `swap_remove` at a random index,
+//!   with an index from request to position, so a deadline removes its request
+//!   in O(1) (a plain pool swamped by tens of thousands of waiters stays fast)
+//!   and the random choice is the same as a linear scan would give.
 
 use crate::engine::{SimRng, Time, SECOND};
 use crate::model::conn::{ConnId, ConnTable};
 use rand::Rng;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Hasher for request ids (small integers): a multiplicative mix. Only
+/// lookups use it; nothing iterates the map, so its order cannot affect a run.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.0 = u64::from(v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type IdMap = HashMap<u32, u32, BuildHasherDefault<IdHasher>>;
 
 /// The cleaner never runs more often than this (Go's `minInterval`).
 pub const CLEANER_MIN_INTERVAL: Time = SECOND;
@@ -247,6 +273,8 @@ pub struct SqlPool {
     free: Vec<(ConnId, Time)>,
     /// Waiting request ids, unordered (Go's `connRequests`).
     waiters: Vec<u32>,
+    /// Position of each waiting request in `waiters`.
+    waiter_pos: IdMap,
     num_open: u32,
     in_use: u32,
     opening: u32,
@@ -269,6 +297,7 @@ impl SqlPool {
             cfg,
             free: Vec::with_capacity(cfg.max_idle as usize),
             waiters: Vec::new(),
+            waiter_pos: IdMap::default(),
             num_open: 0,
             in_use: 0,
             opening: 0,
@@ -368,8 +397,24 @@ impl SqlPool {
     fn take_random_waiter(&mut self, rng: &mut SimRng) -> Option<u32> {
         match self.waiters.len() {
             0 => None,
-            n => Some(self.waiters.swap_remove(rng.random_range(0..n))),
+            n => Some(self.remove_waiter_at(rng.random_range(0..n))),
         }
+    }
+
+    fn push_waiter(&mut self, req: u32) {
+        let previous = self.waiter_pos.insert(req, self.waiters.len() as u32);
+        debug_assert!(previous.is_none(), "request {req} waits twice");
+        self.waiters.push(req);
+    }
+
+    /// `swap_remove` at `i`, keeping the positions right.
+    fn remove_waiter_at(&mut self, i: usize) -> u32 {
+        let req = self.waiters.swap_remove(i);
+        self.waiter_pos.remove(&req);
+        if let Some(&moved) = self.waiters.get(i) {
+            self.waiter_pos.insert(moved, i as u32);
+        }
+        req
     }
 
     /// `db.conn(ctx, strategy)` for request `req` at `now`.
@@ -391,7 +436,7 @@ impl SqlPool {
             }
         }
         if self.num_open >= self.cfg.max_open {
-            self.waiters.push(req);
+            self.push_waiter(req);
             self.stats.waits += 1;
             return Acquire::Queued;
         }
@@ -506,9 +551,9 @@ impl SqlPool {
     /// was waiting (it fails with the context's error), `false` if it had
     /// already been served or failed.
     pub fn timeout(&mut self, req: u32) -> bool {
-        match self.waiters.iter().position(|&r| r == req) {
-            Some(i) => {
-                self.waiters.swap_remove(i);
+        match self.waiter_pos.get(&req) {
+            Some(&i) => {
+                self.remove_waiter_at(i as usize);
                 self.stats.wait_timeouts += 1;
                 true
             }
@@ -1005,6 +1050,55 @@ mod tests {
         assert_eq!(names, ["lifetime", "idle_time", "max_idle", "bad"]);
         for (i, c) in CloseCause::ALL.iter().enumerate() {
             assert_eq!(*c as usize, i);
+        }
+    }
+
+    /// The waiters as they were kept before the position index (a linear
+    /// scan on timeout): the order, and so every random choice, must match.
+    #[derive(Default)]
+    struct ScanWaiters(Vec<u32>);
+
+    impl ScanWaiters {
+        fn timeout(&mut self, req: u32) -> bool {
+            match self.0.iter().position(|&r| r == req) {
+                Some(i) => {
+                    self.0.swap_remove(i);
+                    true
+                }
+                None => false,
+            }
+        }
+        fn take(&mut self, rng: &mut SimRng) -> Option<u32> {
+            match self.0.len() {
+                0 => None,
+                n => Some(self.0.swap_remove(rng.random_range(0..n))),
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn prop_indexed_waiters_match_the_linear_scan(
+            ops in prop::collection::vec((0u8..3, 0u32..40), 1..400),
+            seed in any::<u64>(),
+        ) {
+            let mut p = SqlPool::new(cfg(1, 1)).unwrap();
+            let mut reference = ScanWaiters::default();
+            let (mut r1, mut r2) = (rng(seed), rng(seed));
+            let mut next = 0u32;
+            for (kind, x) in ops {
+                match kind {
+                    0 => {
+                        p.push_waiter(next);
+                        reference.0.push(next);
+                        next += 1;
+                    }
+                    1 => prop_assert_eq!(p.timeout(x), reference.timeout(x)),
+                    _ => prop_assert_eq!(p.take_random_waiter(&mut r1), reference.take(&mut r2)),
+                }
+                prop_assert_eq!(p.waiting_requests(), &reference.0[..]);
+                prop_assert_eq!(p.waiter_pos.len(), reference.0.len());
+            }
         }
     }
 

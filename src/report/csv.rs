@@ -8,12 +8,14 @@
 //! `refill_failures`, `scan_evictions`, `work_started`, `work_completed`).
 //! README.md and docs/reports.md document every column.
 //!
-//! New columns are only ever appended, so scripts that address columns by
-//! position keep working. After `cluster_connects` come the database/sql and
-//! wait columns: `idle`, `open`, `waited`, `wait_count`, `wait_p50_ms`,
-//! `wait_p99_ms`, `wait_max_ms` (the waits that ended in the window since the
-//! previous sample), `failures_<cause>`, `opens`, `closes_<cause>`,
-//! `server_closed`, `bad_conns`, `open_failure_<reason>`.
+//! Every row is one pool's, so summing a column over the rows of one
+//! instant never counts a cluster-wide figure twice: the cluster's own
+//! figures are in `cluster.csv` ([`cluster_csv`]), one row per sample.
+//!
+//! One type per column, whatever the run: counts and gauges are integers;
+//! times and latencies (`t_s`, `wait_*_ms`) always have a decimal point
+//! (`1.0`, `0.5`, `12.25`), so a tool that infers column types reads the
+//! same types from every run. README.md and docs/reports.md give the columns.
 
 use crate::engine::time::rfc3339_nano;
 use crate::model::refiller::RefillFailure;
@@ -34,9 +36,7 @@ pub fn header() -> String {
     for f in RefillFailure::ALL {
         let _ = write!(h, ",refill_failure_{}", f.name());
     }
-    h.push_str(
-        ",limiter_waits,connects,work_started,work_completed,cluster_connections,cluster_connects",
-    );
+    h.push_str(",limiter_waits,connects,work_started,work_completed");
     h.push_str(",idle,open,waited,wait_count,wait_p50_ms,wait_p99_ms,wait_max_ms");
     for f in FailCause::ALL {
         let _ = write!(h, ",failures_{}", f.name());
@@ -58,8 +58,7 @@ pub fn timeseries_csv(obs: &Observations, start_unix_ns: u64) -> String {
     let mut out = String::with_capacity(obs.samples.len() * 200 + 1024);
     out.push_str(&header());
     out.push('\n');
-    for (k, chunk) in obs.samples.chunks(n).enumerate() {
-        let cl = &obs.cluster_samples[k];
+    for chunk in obs.samples.chunks(n) {
         for r in chunk {
             let c = &r.counters;
             let d = &c.reservoir.discards;
@@ -107,13 +106,11 @@ pub fn timeseries_csv(obs: &Observations, start_unix_ns: u64) -> String {
             }
             let _ = write!(
                 out,
-                ",{},{},{},{},{},{}",
+                ",{},{},{},{}",
                 c.driver.limiter_waits,
                 c.driver.connects,
                 c.hits + c.hits_after_wait,
                 c.completed,
-                cl.live,
-                cl.attempts
             );
             let _ = write!(
                 out,
@@ -143,27 +140,45 @@ pub fn timeseries_csv(obs: &Observations, start_unix_ns: u64) -> String {
     out
 }
 
-/// Nanoseconds as milliseconds, exactly, trailing zeros trimmed ("12.5",
-/// "0", "0.000001").
-pub fn fmt_ms(ns: u64) -> String {
-    let ms = ns / 1_000_000;
-    let rest = ns % 1_000_000;
-    if rest == 0 {
-        ms.to_string()
-    } else {
-        let frac = format!("{rest:06}");
-        format!("{ms}.{}", frac.trim_end_matches('0'))
+/// The header row of `cluster.csv` (without newline).
+pub const CLUSTER_HEADER: &str = "t_s,t_rfc3339,connections,connect_attempts,leases";
+
+/// `cluster.csv`: the cluster-wide figures, one row per sample: connections
+/// open on the cluster, connect attempts that reached it so far (cumulative),
+/// leases held in the lease table.
+pub fn cluster_csv(obs: &Observations, start_unix_ns: u64) -> String {
+    let mut out = String::with_capacity(obs.cluster_samples.len() * 48 + 64);
+    out.push_str(CLUSTER_HEADER);
+    out.push('\n');
+    for c in &obs.cluster_samples {
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{}",
+            fmt_seconds(c.t),
+            rfc3339_nano(start_unix_ns + c.t),
+            c.live,
+            c.attempts,
+            c.leases
+        );
     }
+    out
 }
 
-/// Seconds with up to 9 decimals, trailing zeros trimmed ("1", "0.5").
+/// A fixed-point decimal `whole.frac` (frac of `digits` digits), trailing
+/// zeros trimmed but one decimal always kept ("12.5", "0.0", "0.000001").
+fn fmt_fixed(whole: u64, frac: u64, digits: usize) -> String {
+    let f = format!("{frac:0digits$}");
+    let f = f.trim_end_matches('0');
+    format!("{whole}.{}", if f.is_empty() { "0" } else { f })
+}
+
+/// Nanoseconds as milliseconds, exactly, always with a decimal point
+/// ("12.5", "0.0", "0.000001").
+pub fn fmt_ms(ns: u64) -> String {
+    fmt_fixed(ns / 1_000_000, ns % 1_000_000, 6)
+}
+
+/// Seconds, exactly, always with a decimal point ("1.0", "0.5").
 pub fn fmt_seconds(t: u64) -> String {
-    let s = t / 1_000_000_000;
-    let ns = t % 1_000_000_000;
-    if ns == 0 {
-        s.to_string()
-    } else {
-        let frac = format!("{ns:09}");
-        format!("{s}.{}", frac.trim_end_matches('0'))
-    }
+    fmt_fixed(t / 1_000_000_000, t % 1_000_000_000, 9)
 }

@@ -37,7 +37,7 @@ fn num(x: f64) -> String {
 }
 
 fn pct(r: Option<f64>) -> String {
-    r.map_or("n/a".into(), |r| format!("{:.2}%", r * 100.0))
+    super::text::fmt_percent(r)
 }
 
 /// The HTML anchor id of a chart.
@@ -81,6 +81,7 @@ nav a { margin-right: 14px; font-size: 13px; }
 th.own, td.own, tr.own td, li.own { background: #fff8c5; }
 td.k code { font-size: 13px; }
 td.k span { display: block; color: var(--muted); font-size: 12px; }
+header p.warn { color: var(--bad); font-weight: 600; }
 "#;
 
 fn verdict(runs: &[(&str, &Summary)]) -> (&'static str, String) {
@@ -350,15 +351,23 @@ pub fn render_html(title: &str, runs: &[(&str, &Summary)], charts: &[ChartFile])
     for (label, s) in runs {
         let _ = writeln!(
             o,
-            "<p>{}scenario “{}”, seed {}, {} s simulated, samples every {} s, {} events, {} pool(s)</p>",
+            "<p>{}scenario “{}”{}, seed {}, {} s simulated, samples every {} s, {} events, {}; {}</p>",
             if multi { format!("<b>{}</b>: ", escape(label)) } else { String::new() },
             escape(&s.scenario),
+            match &s.scenario_path {
+                Some(p) => format!(" ({})", escape(p)),
+                None => String::new(),
+            },
             s.seed,
             num(s.duration_s),
             num(s.sample_every_s),
             s.events_processed,
-            s.pools.len()
+            super::text::plural(s.pools.len(), "pool"),
+            escape(&super::text::measure_after_text(s.measure_after_s)),
         );
+        for w in &s.warnings {
+            let _ = writeln!(o, "<p class=\"warn\">warning: {}</p>", escape(w));
+        }
     }
     let (cls, text) = verdict(runs);
     let _ = writeln!(o, "<div class=\"verdict {cls}\">{}</div>", escape(&text));

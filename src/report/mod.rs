@@ -32,6 +32,13 @@ pub struct ClusterSummary {
     pub refused_max_connections: u64,
     /// Lease acquisitions refused by the lease table.
     pub lease_denials: u64,
+    /// Lease releases that failed: each leaves the lease counter one too
+    /// high for good.
+    pub leases_lost: u64,
+    /// At the end: the lease counter, and the open connections holding a lease.
+    pub lease_counter_end: u32,
+    /// At the end: open connections holding a lease.
+    pub leased_connections_end: u32,
 }
 
 /// The whole of `summary.json`.
@@ -39,8 +46,15 @@ pub struct ClusterSummary {
 pub struct Summary {
     /// Schema version of this file.
     pub schema_version: u32,
+    /// The version of poolsim that wrote it.
+    pub poolsim_version: &'static str,
     /// Scenario name.
     pub scenario: String,
+    /// The scenario's path as given on the command line (null when it was
+    /// not read from a file).
+    pub scenario_path: Option<String>,
+    /// SHA-256 of the scenario file's bytes (lowercase hex; null as above).
+    pub scenario_sha256: Option<String>,
     /// Scenario description.
     pub description: String,
     /// Seed used.
@@ -49,6 +63,9 @@ pub struct Summary {
     pub duration_s: f64,
     /// Sampling period, seconds.
     pub sample_every_s: f64,
+    /// Requests that arrived before this instant (seconds) are left out of
+    /// every request figure and assertion; the other counters count from it.
+    pub measure_after_s: f64,
     /// Events the engine processed.
     pub events_processed: u64,
     /// Most connect attempts in one second, cluster-wide (same as cluster.max_connects_per_sec).
@@ -61,6 +78,28 @@ pub struct Summary {
     pub assertions: Vec<AssertionResult>,
     /// Whether every assertion passed.
     pub passed: bool,
+    /// What the reader should know before trusting the figures (e.g. the
+    /// scenario measures nothing).
+    pub warnings: Vec<String>,
+}
+
+/// Warnings about what a scenario can tell: a run with no workload and no
+/// assertion measures nothing.
+pub fn warnings(sc: &Scenario) -> Vec<String> {
+    let mut w = Vec::new();
+    let workload = sc.world.pools.iter().any(|p| p.workload.is_some());
+    if !workload && sc.assertions.is_empty() {
+        w.push(
+            "this scenario has no workload and no assertion: it sends no requests and checks nothing, so it measures nothing"
+                .to_string(),
+        );
+    } else if !workload {
+        w.push(
+            "this scenario has no workload: no requests are sent, so request figures are empty"
+                .to_string(),
+        );
+    }
+    w
 }
 
 impl Summary {
@@ -70,11 +109,15 @@ impl Summary {
         let max_cps = metrics::max_connects_per_sec(obs);
         Summary {
             schema_version: 1,
+            poolsim_version: env!("CARGO_PKG_VERSION"),
             scenario: sc.name.clone(),
+            scenario_path: sc.source.as_ref().map(|s| s.path.clone()),
+            scenario_sha256: sc.source.as_ref().map(|s| s.sha256.clone()),
             description: sc.description.clone(),
             seed: sc.world.seed,
             duration_s: obs.duration as f64 / 1e9,
             sample_every_s: obs.sample_every as f64 / 1e9,
+            measure_after_s: obs.measure_after as f64 / 1e9,
             events_processed: obs.events_processed,
             max_connects_per_sec: max_cps,
             cluster: ClusterSummary {
@@ -84,12 +127,16 @@ impl Summary {
                 refused_rate_limit: obs.cluster_refusals.0,
                 refused_max_connections: obs.cluster_refusals.1,
                 lease_denials: obs.lease_denials,
+                leases_lost: obs.leases_lost,
+                lease_counter_end: obs.cluster_samples.last().map_or(0, |c| c.leases),
+                leased_connections_end: obs.cluster_samples.last().map_or(0, |c| c.leased_conns),
             },
             pools: (0..obs.pools.len())
                 .map(|i| PoolSummary::new(obs, i))
                 .collect(),
             passed: assertions.iter().all(|a| a.passed),
             assertions,
+            warnings: warnings(sc),
         }
     }
 

@@ -1,41 +1,52 @@
-//! `metrics.prom`: the run's series in the OpenMetrics text format, under the
-//! production metric names (DOMAIN.md section 8), so a run can be loaded into
-//! Prometheus (`promtool tsdb create-blocks-from openmetrics metrics.prom <dir>`)
-//! and looked at on the production dashboards.
+//! `metrics.prom`: the run's series in the OpenMetrics text format, so a run
+//! can be loaded into Prometheus (`promtool tsdb create-blocks-from
+//! openmetrics metrics.prom <dir>`) and looked at on a dashboard
+//! (`dashboards/poolsim.json`). The file also passes `promtool check metrics`
+//! (Prometheus' own linter) but for one finding it cannot avoid: the
+//! production histogram `dsql_reservoir_checkout_latency_milliseconds` keeps
+//! its production name, unit included (see docs/reports.md).
 //!
 //! Every sample carries its timestamp: seconds since the epoch,
-//! `Scenario::start_unix_ns + t`. Label `service` is the pool's name. Metric
-//! families come one after the other (`# TYPE`, `# HELP`, then all samples of
-//! the family); within a family one series after the other, each in time
-//! order; the file ends with `# EOF`.
+//! `Scenario::start_unix_ns + t`. Every series has the labels `scenario`
+//! (the scenario's name), `seed` and `mode` (the stack of its pools:
+//! `direct`, `database_sql`, `pool`, or `mixed`), which tell runs apart when
+//! several are loaded into one Prometheus; per-pool series add `service`
+//! (the pool's name) and `stack` (how that pool gets connections). A family's `# HELP` and `# TYPE` name the series
+//! exactly as they are written, `_total` included for counters, as
+//! Prometheus' text format (and so `promtool check metrics`) expects; the
+//! file ends with `# EOF`.
 //!
-//! Families:
-//! - `dsql_reservoir_size`, `dsql_reservoir_target` (gauges);
-//! - `dsql_reservoir_checkouts_total`, `dsql_reservoir_empty_total`,
-//!   `dsql_reservoir_discards_total{reason}`, `dsql_reservoir_refills_total`,
-//!   `dsql_reservoir_refill_failures_total{reason}` (counters);
-//! - `dsql_reservoir_checkout_latency_milliseconds` (histogram): only its final
-//!   state, at the last sample, because the model keeps one histogram per pool
-//!   for the whole run. Bucket counts come from that hdrhistogram (3
-//!   significant digits), `_sum` is the sum of each recorded value's bucket
-//!   value;
-//! - poolsim's own names in the `dsql_pool_` family (NOT production metrics;
-//!   named like them so they sit next to them on a dashboard):
-//!   `dsql_pool_open_connections`, `dsql_pool_idle_connections`,
-//!   `dsql_pool_in_use_connections` (gauges: physical connections, the
-//!   database/sql free list, connections held by requests),
-//!   `dsql_pool_opens_total`, `dsql_pool_closes_total{cause}` (database/sql
-//!   closes: `lifetime`, `idle_time`, `max_idle`, `bad`) and
-//!   `dsql_pool_request_failures_total{cause}` (`deadline`, `no_connection`,
-//!   `open_failed`, `bad_conn`) (counters);
-//! - poolsim's own, for context: `poolsim_in_use`, `poolsim_requests_total`,
-//!   `poolsim_request_failures_total`, `poolsim_cluster_connections`,
-//!   `poolsim_cluster_connect_attempts_total`.
+//! Families, in the order written:
+//! - production reservoir metrics (iw/temporal
+//!   `common/persistence/sql/sqlplugin/dsql/metrics.go`): `dsql_reservoir_size`,
+//!   `dsql_reservoir_target` (gauges); `dsql_reservoir_checkouts_total`,
+//!   `dsql_reservoir_empty_total`, `dsql_reservoir_discards_total{reason}`,
+//!   `dsql_reservoir_refills_total`, `dsql_reservoir_refill_failures_total{reason}`
+//!   (counters); `dsql_reservoir_checkout_latency_milliseconds` (histogram):
+//!   only its final state, at the last sample, because the model keeps one
+//!   histogram per pool for the whole run. Bucket counts come from that
+//!   hdrhistogram (3 significant digits), `_sum` is the sum of each recorded
+//!   value's bucket value;
+//! - production database/sql pool metrics (the same file's pool collector,
+//!   which samples `db.Stats()`): `dsql_pool_max_open`, `dsql_pool_open`,
+//!   `dsql_pool_in_use`, `dsql_pool_idle` (gauges), and the close counts
+//!   `dsql_db_closed_max_lifetime_total`, `dsql_db_closed_max_idle_time_total`,
+//!   `dsql_db_closed_max_idle_total` (production records these cumulative
+//!   counts as gauges; they are typed `counter` here, which is what they are
+//!   and what the linter asks of a `_total` name);
+//! - poolsim's own (no production counterpart): `poolsim_pool_physical_connections`,
+//!   `poolsim_requests_waiting`, `poolsim_window_wait_p50_seconds`,
+//!   `poolsim_window_wait_p99_seconds` (gauges: the waits that ended in the
+//!   sample window, as in timeseries.csv), `poolsim_pool_opens_total`,
+//!   `poolsim_pool_closes_total{cause}`, `poolsim_requests_total`,
+//!   `poolsim_request_failures_total{cause}` (counters), and the cluster's
+//!   `poolsim_cluster_connections` (gauge) and
+//!   `poolsim_cluster_connect_attempts_total` (counter), without `service`.
 
 use crate::model::refiller::RefillFailure;
 use crate::model::reservoir::Discard;
 use crate::model::sql_pool::CloseCause;
-use crate::model::world::{FailCause, Observations, PoolCounters, SampleRow};
+use crate::model::world::{ClusterSample, FailCause, Observations, PoolCounters, SampleRow};
 use std::fmt::Write;
 
 /// Upper bounds (ms) of the checkout-latency histogram buckets, before `+Inf`.
@@ -102,28 +113,45 @@ pub fn escape_label(v: &str) -> String {
     s
 }
 
+/// A sample value: a count, or nanoseconds written as seconds.
+enum Value {
+    Int(u64),
+    Seconds(u64),
+}
+
+impl Value {
+    fn text(&self) -> String {
+        match *self {
+            Value::Int(v) => v.to_string(),
+            Value::Seconds(ns) => fmt_timestamp(ns),
+        }
+    }
+}
+
 struct Writer<'a> {
     out: String,
     obs: &'a Observations,
     start: u64,
+    /// `scenario="…",seed="…",mode="…"`: the labels of every series.
+    run: String,
+    /// `service="…",stack="…"` of each pool.
     services: Vec<String>,
 }
 
 impl Writer<'_> {
-    fn header(&mut self, family: &str, kind: &str, unit: Option<&str>, help: &str) {
-        let _ = writeln!(self.out, "# TYPE {family} {kind}");
-        if let Some(u) = unit {
-            let _ = writeln!(self.out, "# UNIT {family} {u}");
-        }
-        let _ = writeln!(self.out, "# HELP {family} {help}");
+    /// `# HELP` and `# TYPE` of a family (its exact sample name; a
+    /// histogram's base name).
+    fn header(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} {kind}");
     }
 
     /// One series per pool (and per `extra` label value), all samples in time order.
     fn per_pool(
         &mut self,
-        sample: &str,
+        name: &str,
         extra: Option<(&str, &[&str])>,
-        value: impl Fn(&SampleRow, usize) -> u64,
+        value: impl Fn(&SampleRow, usize) -> Value,
     ) {
         let n = self.obs.pools.len().max(1);
         let variants: Vec<Option<(&str, &str)>> = match extra {
@@ -133,9 +161,10 @@ impl Writer<'_> {
         for pool in 0..self.obs.pools.len() {
             for (vi, variant) in variants.iter().enumerate() {
                 let labels = match variant {
-                    None => format!("service=\"{}\"", self.services[pool]),
+                    None => format!("{},{}", self.run, self.services[pool]),
                     Some((k, v)) => format!(
-                        "service=\"{}\",{k}=\"{}\"",
+                        "{},{},{k}=\"{}\"",
+                        self.run,
                         self.services[pool],
                         escape_label(v)
                     ),
@@ -144,8 +173,8 @@ impl Writer<'_> {
                     if let Some(r) = chunk.get(pool) {
                         let _ = writeln!(
                             self.out,
-                            "{sample}{{{labels}}} {} {}",
-                            value(r, vi),
+                            "{name}{{{labels}}} {} {}",
+                            value(r, vi).text(),
                             fmt_timestamp(self.start + r.t)
                         );
                     }
@@ -154,14 +183,50 @@ impl Writer<'_> {
         }
     }
 
-    fn counter(&mut self, family: &str, help: &str, f: impl Fn(&PoolCounters) -> u64) {
-        self.header(family, "counter", None, help);
-        self.per_pool(&format!("{family}_total"), None, |r, _| f(&r.counters));
+    /// A counter family `name` (ending in `_total`), one series per pool.
+    fn counter(&mut self, name: &str, help: &str, f: impl Fn(&PoolCounters) -> u64) {
+        self.header(name, "counter", help);
+        self.per_pool(name, None, |r, _| Value::Int(f(&r.counters)));
     }
 
-    fn gauge(&mut self, family: &str, help: &str, f: impl Fn(&SampleRow) -> u64) {
-        self.header(family, "gauge", None, help);
-        self.per_pool(family, None, |r, _| f(r));
+    /// A counter family with one series per pool and label value.
+    fn counter_by(
+        &mut self,
+        name: &str,
+        help: &str,
+        label: &str,
+        values: &[&str],
+        f: impl Fn(&PoolCounters, usize) -> u64,
+    ) {
+        self.header(name, "counter", help);
+        self.per_pool(name, Some((label, values)), |r, i| {
+            Value::Int(f(&r.counters, i))
+        });
+    }
+
+    fn gauge(&mut self, name: &str, help: &str, f: impl Fn(&SampleRow) -> u64) {
+        self.header(name, "gauge", help);
+        self.per_pool(name, None, |r, _| Value::Int(f(r)));
+    }
+
+    /// A gauge in seconds, from nanoseconds.
+    fn gauge_seconds(&mut self, name: &str, help: &str, f: impl Fn(&SampleRow) -> u64) {
+        self.header(name, "gauge", help);
+        self.per_pool(name, None, |r, _| Value::Seconds(f(r)));
+    }
+
+    /// A gauge or counter of the cluster (no `service` label).
+    fn cluster(&mut self, name: &str, kind: &str, help: &str, f: impl Fn(&ClusterSample) -> u64) {
+        self.header(name, kind, help);
+        for c in &self.obs.cluster_samples {
+            let _ = writeln!(
+                self.out,
+                "{name}{{{}}} {} {}",
+                self.run,
+                f(c),
+                fmt_timestamp(self.start + c.t)
+            );
+        }
     }
 
     fn latency_histogram(&mut self) {
@@ -169,16 +234,15 @@ impl Writer<'_> {
         self.header(
             family,
             "histogram",
-            Some("milliseconds"),
-            "Latency of every checkout (driver Open(); 0 for an immediate hit), final state of the run.",
+            "Duration of every reservoir driver Open() (TryCheckout, then the brief wait; failures included), milliseconds (the production name and unit), final state of the run; empty for a plain pool.",
         );
         let Some(t) = self.obs.samples.last().map(|r| r.t) else {
             return;
         };
         let ts = fmt_timestamp(self.start + t);
         for (pool, p) in self.obs.pools.iter().enumerate() {
-            let svc = &self.services[pool];
-            let h = &p.checkout_latency;
+            let labels = format!("{},{}", self.run, self.services[pool]);
+            let h = &p.open_latency;
             let mut buckets = [0u64; LATENCY_BUCKETS_NS.len()];
             let mut sum_ns: u128 = 0;
             for v in h.iter_recorded() {
@@ -192,34 +256,77 @@ impl Writer<'_> {
                 }
             }
             for (b, le) in buckets.iter().zip(LATENCY_BUCKETS_MS.iter()) {
-                let _ = writeln!(
-                    self.out,
-                    "{family}_bucket{{service=\"{svc}\",le=\"{le}\"}} {b} {ts}"
-                );
+                let _ = writeln!(self.out, "{family}_bucket{{{labels},le=\"{le}\"}} {b} {ts}");
             }
             let total = h.len();
             let _ = writeln!(
                 self.out,
-                "{family}_bucket{{service=\"{svc}\",le=\"+Inf\"}} {total} {ts}"
+                "{family}_bucket{{{labels},le=\"+Inf\"}} {total} {ts}"
             );
-            let _ = writeln!(self.out, "{family}_count{{service=\"{svc}\"}} {total} {ts}");
+            let _ = writeln!(self.out, "{family}_count{{{labels}}} {total} {ts}");
             let _ = writeln!(
                 self.out,
-                "{family}_sum{{service=\"{svc}\"}} {} {ts}",
+                "{family}_sum{{{labels}}} {} {ts}",
                 fmt_ns_as_ms(sum_ns)
             );
         }
     }
 }
 
+/// The labels that tell one run from another in a Prometheus holding several:
+/// the scenario's name and the seed (`mode` comes from the run's pools).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunLabels {
+    /// The scenario's name (`scenario` label).
+    pub scenario: String,
+    /// The seed (`seed` label).
+    pub seed: u64,
+}
+
+impl RunLabels {
+    /// The labels of a scenario's run.
+    pub fn of(sc: &crate::scenario::Scenario) -> Self {
+        RunLabels {
+            scenario: sc.name.clone(),
+            seed: sc.world.seed,
+        }
+    }
+}
+
+/// The `mode` label of a run: the stack every pool runs, or `mixed`.
+pub fn mode_label(obs: &Observations) -> &'static str {
+    match obs.pools.first() {
+        Some(p) if obs.pools.iter().all(|q| q.stack == p.stack) => p.stack.name(),
+        Some(_) => "mixed",
+        None => "none",
+    }
+}
+
 /// The whole `metrics.prom`.
-pub fn openmetrics(obs: &Observations, start_unix_ns: u64) -> String {
+pub fn openmetrics(obs: &Observations, start_unix_ns: u64, run: &RunLabels) -> String {
     let mut w = Writer {
-        out: String::with_capacity(obs.samples.len() * 1200 + 4096),
+        out: String::with_capacity(obs.samples.len() * 1600 + 4096),
         obs,
         start: start_unix_ns,
-        services: obs.pools.iter().map(|p| escape_label(&p.name)).collect(),
+        run: format!(
+            "scenario=\"{}\",seed=\"{}\",mode=\"{}\"",
+            escape_label(&run.scenario),
+            run.seed,
+            mode_label(obs)
+        ),
+        services: obs
+            .pools
+            .iter()
+            .map(|p| {
+                format!(
+                    "service=\"{}\",stack=\"{}\"",
+                    escape_label(&p.name),
+                    p.stack.name()
+                )
+            })
+            .collect(),
     };
+    // Production reservoir metrics.
     w.gauge(
         "dsql_reservoir_size",
         "Connections ready in the reservoir buffer.",
@@ -227,136 +334,135 @@ pub fn openmetrics(obs: &Observations, start_unix_ns: u64) -> String {
     );
     w.gauge(
         "dsql_reservoir_target",
-        "The reservoir's target_ready.",
+        "The reservoir's target_ready (target_size for a plain pool).",
         |r| r.target as u64,
     );
     w.counter(
-        "dsql_reservoir_checkouts",
+        "dsql_reservoir_checkouts_total",
         "Successful reservoir checkouts.",
         |c| c.reservoir.checkouts,
     );
     w.counter(
-        "dsql_reservoir_empty",
+        "dsql_reservoir_empty_total",
         "TryCheckout calls that found no usable connection (empty events).",
         |c| c.reservoir.empty_events,
     );
     let discards: Vec<&str> = Discard::ALL.iter().map(|d| d.name()).collect();
-    w.header(
-        "dsql_reservoir_discards",
-        "counter",
-        None,
-        "Connections discarded by the reservoir, by reason.",
-    );
-    w.per_pool(
+    w.counter_by(
         "dsql_reservoir_discards_total",
-        Some(("reason", &discards)),
-        |r, i| r.counters.reservoir.discards[Discard::ALL[i] as usize],
+        "Connections discarded by the reservoir, by reason.",
+        "reason",
+        &discards,
+        |c, i| c.reservoir.discards[Discard::ALL[i] as usize],
     );
     w.counter(
-        "dsql_reservoir_refills",
+        "dsql_reservoir_refills_total",
         "Connections the refiller created.",
         |c| c.refiller.refills,
     );
     let failures: Vec<&str> = RefillFailure::ALL.iter().map(|f| f.name()).collect();
-    w.header(
-        "dsql_reservoir_refill_failures",
-        "counter",
-        None,
-        "Failed refiller opens, by the step that failed.",
-    );
-    w.per_pool(
+    w.counter_by(
         "dsql_reservoir_refill_failures_total",
-        Some(("reason", &failures)),
-        |r, i| r.counters.refiller.failures[RefillFailure::ALL[i] as usize],
+        "Failed refiller opens, by the step that failed.",
+        "reason",
+        &failures,
+        |c, i| c.refiller.failures[RefillFailure::ALL[i] as usize],
     );
     w.latency_histogram();
+    // Production database/sql pool metrics (db.Stats()).
+    let max_open: Vec<u64> = obs.pools.iter().map(|p| p.target_size as u64).collect();
     w.gauge(
-        "dsql_pool_open_connections",
-        "Physical connections of the pool: ready + idle + in use (poolsim's name, not a production metric).",
+        "dsql_pool_max_open",
+        "database/sql MaxOpenConns (target_size).",
+        |r| max_open[r.pool as usize],
+    );
+    w.gauge(
+        "dsql_pool_open",
+        "Connections database/sql holds: idle + in use (direct stack: in use; opens in flight not counted).",
+        |r| (r.idle + r.in_use) as u64,
+    );
+    w.gauge("dsql_pool_in_use", "Connections held by requests.", |r| {
+        r.in_use as u64
+    });
+    w.gauge(
+        "dsql_pool_idle",
+        "Connections on database/sql's free list.",
+        |r| r.idle as u64,
+    );
+    w.counter(
+        "dsql_db_closed_max_lifetime_total",
+        "database/sql closes at ConnMaxLifetime.",
+        |c| c.sql.closes[CloseCause::Lifetime as usize],
+    );
+    w.counter(
+        "dsql_db_closed_max_idle_time_total",
+        "database/sql closes at ConnMaxIdleTime.",
+        |c| c.sql.closes[CloseCause::IdleTime as usize],
+    );
+    w.counter(
+        "dsql_db_closed_max_idle_total",
+        "database/sql closes of returns that found MaxIdleConns connections idle.",
+        |c| c.sql.closes[CloseCause::MaxIdle as usize],
+    );
+    // poolsim's own.
+    w.gauge(
+        "poolsim_pool_physical_connections",
+        "Physical connections of the pool: ready + idle + in use (simulation only).",
         |r| r.open as u64,
     );
     w.gauge(
-        "dsql_pool_idle_connections",
-        "Connections on database/sql's free list (poolsim's name, not a production metric).",
-        |r| r.idle as u64,
+        "poolsim_requests_waiting",
+        "Requests waiting for a connection (simulation only).",
+        |r| r.waiting as u64,
     );
-    w.gauge(
-        "dsql_pool_in_use_connections",
-        "Connections held by requests (poolsim's name, not a production metric).",
-        |r| r.in_use as u64,
+    w.gauge_seconds(
+        "poolsim_window_wait_p50_seconds",
+        "Median wait for a connection of the requests whose wait ended in the sample window ending here (0 without waits; simulation only).",
+        |r| r.wait_p50_ns,
+    );
+    w.gauge_seconds(
+        "poolsim_window_wait_p99_seconds",
+        "99th percentile of the same waits (simulation only).",
+        |r| r.wait_p99_ns,
     );
     w.counter(
-        "dsql_pool_opens",
-        "Physical connections the pool created (poolsim's name, not a production metric).",
+        "poolsim_pool_opens_total",
+        "Physical connections the pool created, whoever opened them (simulation only).",
         |c| c.created,
     );
     let closes: Vec<&str> = CloseCause::ALL.iter().map(|c| c.name()).collect();
-    w.header(
-        "dsql_pool_closes",
-        "counter",
-        None,
-        "database/sql closes, by cause (poolsim's name, not a production metric).",
-    );
-    w.per_pool(
-        "dsql_pool_closes_total",
-        Some(("cause", &closes)),
-        |r, i| r.counters.sql.closes[CloseCause::ALL[i] as usize],
-    );
-    let causes: Vec<&str> = FailCause::ALL.iter().map(|c| c.name()).collect();
-    w.header(
-        "dsql_pool_request_failures",
-        "counter",
-        None,
-        "Requests that got no connection, by cause (poolsim's name, not a production metric).",
-    );
-    w.per_pool(
-        "dsql_pool_request_failures_total",
-        Some(("cause", &causes)),
-        |r, i| r.counters.failed[FailCause::ALL[i] as usize],
-    );
-    w.gauge(
-        "poolsim_in_use",
-        "Connections held by requests (simulation only).",
-        |r| r.in_use as u64,
+    w.counter_by(
+        "poolsim_pool_closes_total",
+        "database/sql closes, by cause (simulation only).",
+        "cause",
+        &closes,
+        |c, i| c.sql.closes[CloseCause::ALL[i] as usize],
     );
     w.counter(
-        "poolsim_requests",
+        "poolsim_requests_total",
         "Requests the pool served after it took traffic (simulation only).",
         |c| c.requests,
     );
-    w.counter(
-        "poolsim_request_failures",
-        "Requests that got no connection (simulation only).",
-        |c| c.failures,
+    let causes: Vec<&str> = FailCause::ALL.iter().map(|c| c.name()).collect();
+    w.counter_by(
+        "poolsim_request_failures_total",
+        "Requests that got no connection, by cause (simulation only).",
+        "cause",
+        &causes,
+        |c, i| c.failed[FailCause::ALL[i] as usize],
     );
-    w.header(
+    w.cluster(
         "poolsim_cluster_connections",
         "gauge",
-        None,
         "Connections open on the cluster (simulation only).",
+        |c| c.live as u64,
     );
-    for c in &obs.cluster_samples {
-        let _ = writeln!(
-            w.out,
-            "poolsim_cluster_connections {} {}",
-            c.live,
-            fmt_timestamp(start_unix_ns + c.t)
-        );
-    }
-    w.header(
-        "poolsim_cluster_connect_attempts",
+    w.cluster(
+        "poolsim_cluster_connect_attempts_total",
         "counter",
-        None,
         "Connect attempts that reached the cluster (simulation only).",
+        |c| c.attempts,
     );
-    for c in &obs.cluster_samples {
-        let _ = writeln!(
-            w.out,
-            "poolsim_cluster_connect_attempts_total {} {}",
-            c.attempts,
-            fmt_timestamp(start_unix_ns + c.t)
-        );
-    }
     w.out.push_str("# EOF\n");
     w.out
 }

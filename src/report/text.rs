@@ -5,16 +5,55 @@ use crate::engine::time::format_duration;
 use crate::report::Summary;
 use std::fmt::Write;
 
-/// A number for people: integers without decimals, others with up to 4
-/// (1 from 100 up). Shared by the printed summary and report.html.
-pub(crate) fn fmt_num(x: f64) -> String {
+/// A number for people, by one rule everywhere (the printed summary, the
+/// comparison table, report.html): a whole number in full; any other to 4
+/// significant digits (at most 6 decimals), trailing zeros trimmed: 113.4,
+/// 65.05, 0.6687, 3798.
+pub fn fmt_num(x: f64) -> String {
+    if !x.is_finite() {
+        return x.to_string();
+    }
     if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{}", x as i64)
-    } else if x.abs() >= 100.0 {
-        format!("{x:.1}")
-    } else {
-        let s = format!("{x:.4}");
+        return format!("{}", x as i64);
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    let decimals = (3 - magnitude).clamp(0, 6) as usize;
+    let s = format!("{x:.decimals$}");
+    let s = if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    if s == "-0" {
+        "0".into()
+    } else {
+        s
+    }
+}
+
+/// A ratio as a percentage by the same rule: "100%", "99.87%" ("n/a" for none).
+pub fn fmt_percent(r: Option<f64>) -> String {
+    r.map_or("n/a".into(), |r| format!("{}%", fmt_num(r * 100.0)))
+}
+
+/// "1 pool", "3 pools".
+pub fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// What `measure_after` leaves out, in words, for the run header.
+pub fn measure_after_text(measure_after_s: f64) -> String {
+    if measure_after_s > 0.0 {
+        format!(
+            "measured after {}: requests that arrived before it are left out of every request figure and assertion, and the other counters count from it",
+            format_duration((measure_after_s * 1e9).round() as u64)
+        )
+    } else {
+        "measured from the start (measure_after 0: nothing left out)".to_string()
     }
 }
 
@@ -44,11 +83,17 @@ pub fn render(s: &Summary, out_dir: Option<&str>) -> String {
     }
     let _ = writeln!(
         o,
-        "seed {}, {} simulated, {} events\n",
+        "seed {}, {} simulated, {}, {} events",
         s.seed,
         format_duration((s.duration_s * 1e9).round() as u64),
+        plural(s.pools.len(), "pool"),
         s.events_processed
     );
+    let _ = writeln!(o, "{}", measure_after_text(s.measure_after_s));
+    for w in &s.warnings {
+        let _ = writeln!(o, "warning: {w}");
+    }
+    let _ = writeln!(o);
     for p in &s.pools {
         let reservoir = p.stack != "pool";
         let serving = match p.serving_since_s {
@@ -70,9 +115,7 @@ pub fn render(s: &Summary, out_dir: Option<&str>) -> String {
             _ => format!("plain pool: MaxOpen {}", p.target_size),
         };
         let _ = writeln!(o, "pool {}  ({head}; serving from {serving})", p.name);
-        let ratio = p
-            .hit_ratio
-            .map_or("n/a".into(), |r| format!("{:.2}%", r * 100.0));
+        let ratio = fmt_percent(p.hit_ratio);
         let lat = |l: &crate::metrics::LatencyMs| {
             format!(
                 "p50 {} ms, p99 {} ms, max {} ms",
@@ -205,9 +248,7 @@ pub fn render_compare(c: &crate::compare::CompareSummary, out_dir: Option<&str>)
     type Cell = fn(&CompareRow) -> String;
     let lines: Vec<(&str, Cell)> = vec![
         ("requests", |r| r.requests.to_string()),
-        ("hit ratio", |r| {
-            r.hit_ratio.map_or("n/a".into(), |h| format!("{:.4}", h))
-        }),
+        ("hit ratio", |r| r.hit_ratio.map_or("n/a".into(), fmt_num)),
         ("empty events", |r| {
             if r.mode == "pool" {
                 "-".into()

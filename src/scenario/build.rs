@@ -1,16 +1,23 @@
 //! Defaults, validation, and the [`WorldConfig`] a scenario describes.
 
+use super::budget;
 use super::locate::KeyLines;
 use super::schema::*;
 use super::Problem;
-use crate::engine::time::{parse_duration, parse_rfc3339};
+use crate::engine::time::{format_duration, parse_duration, parse_rfc3339};
 use crate::engine::{Limits, Time, HOUR, MILLISECOND, MINUTE, SECOND};
 use crate::model::dist::DurationDist;
 use crate::model::dsql_cluster::ClusterConfig;
+use crate::model::dynamodb::DynamoConfig;
 use crate::model::lease_table::LeaseConfig;
+use crate::model::limiter::TokenBucket;
+use crate::model::refiller::Pacing;
 use crate::model::reservoir::ReservoirConfig;
 use crate::model::workload::{ArrivalProcess, RateShape, WorkloadConfig};
-use crate::model::world::{LimiterConfig, PoolConfig, SqlSettings, Stack, WorldConfig};
+use crate::model::world::{
+    LimiterConfig, PoolConfig, ProcessConfig, ProcessLimiter, RebuildConfig, SqlSettings, Stack,
+    WorldConfig,
+};
 
 /// The documented defaults (README.md has the same table).
 pub struct Defaults;
@@ -62,6 +69,8 @@ impl Defaults {
 pub const MAX_REQUESTS: f64 = 2.0e9;
 /// Most requests holding a connection or waiting at once (memory bound).
 pub const MAX_CONCURRENT: f64 = 1.0e7;
+/// Shortest `burst_duration` (and so `burst_interval`, which is longer).
+pub const MIN_BURST: Time = MILLISECOND;
 /// Most time-series rows.
 pub const MAX_SAMPLE_ROWS: u64 = 20_000_000;
 
@@ -114,30 +123,36 @@ pub struct Scenario {
     pub world: WorldConfig,
     /// The assertions.
     pub assertions: Vec<AssertionDef>,
+    /// Where it was read from (set by the loader, [`Scenario::with_source`]).
+    pub source: Option<ScenarioSource>,
+}
+
+/// Where a scenario came from, so a result can be traced to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioSource {
+    /// The path as given (`-` for standard input).
+    pub path: String,
+    /// SHA-256 of the file's bytes, lowercase hex.
+    pub sha256: String,
 }
 
 impl Scenario {
+    /// The same scenario, recorded as read from `path` with these bytes.
+    pub fn with_source(mut self, path: &str, bytes: &[u8]) -> Self {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(bytes);
+        let sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
+        self.source = Some(ScenarioSource {
+            path: path.to_string(),
+            sha256,
+        });
+        self
+    }
+
     /// The same scenario with another seed.
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.world.seed = seed;
         self
-    }
-
-    /// The same scenario with another duration (sampling stays; a sample period
-    /// longer than the duration is clipped to it).
-    pub fn with_duration(mut self, duration: Time) -> Result<Self, String> {
-        if duration == 0 {
-            return Err("--duration must be greater than 0".into());
-        }
-        if duration > MAX_DURATION {
-            return Err(format!(
-                "--duration is above the maximum of {}",
-                crate::engine::time::format_duration(MAX_DURATION)
-            ));
-        }
-        self.world.duration = duration;
-        self.world.sample_every = self.world.sample_every.min(duration);
-        Ok(self)
     }
 }
 
@@ -156,7 +171,27 @@ impl V<'_> {
             line: self.lines.line_of(&path),
             path,
             message: message.into(),
+            option: None,
         });
+    }
+
+    /// Whether the file has the key at `path` (its own line is recorded).
+    fn written(&self, path: &str) -> bool {
+        self.lines.has(path)
+    }
+
+    /// A connection rate that feeds a token bucket: also refused when the
+    /// bucket would refuse it (below 0.0005/s it rounds to 0 milli-tokens/s).
+    fn bucket_rate(&mut self, path: &str, v: Option<f64>) -> Option<f64> {
+        let v = self.rate(path, v, TokenBucket::MAX_RATE_PER_SEC)?;
+        if TokenBucket::rate_milli_of(v).is_err() {
+            self.err(
+                path,
+                format!("must be at least 0.001 connections per second (got {v}): token-bucket rates are kept in whole thousandths of a token per second, and this one rounds to 0"),
+            );
+            return None;
+        }
+        Some(v)
     }
 
     fn rate(&mut self, path: &str, v: Option<f64>, max: f64) -> Option<f64> {
@@ -282,8 +317,23 @@ impl V<'_> {
                 let baseline = self.rate(&p("baseline_rate"), b, MAX_RATE);
                 let burst = self.rate(&p("burst_rate"), r, MAX_RATE);
                 let (d, i) = (d?.0, i?.0);
-                if d == 0 {
-                    self.err(p("burst_duration"), "must be greater than 0");
+                if d < MIN_BURST {
+                    self.err(
+                        p("burst_duration"),
+                        format!("must be at least {} (got {}): shorter bursts model nothing a connect or a hold could see", format_duration(MIN_BURST), format_duration(d)),
+                    );
+                    return None;
+                }
+                if i < MIN_BURST {
+                    self.err(
+                        p("burst_interval"),
+                        format!(
+                            "must be at least {} (got {})",
+                            format_duration(MIN_BURST),
+                            format_duration(i)
+                        ),
+                    );
+                    return None;
                 }
                 if d >= i {
                     self.err(
@@ -378,15 +428,32 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
     } else if duration > MAX_DURATION {
         v.err("duration", "must be at most 720h (30 days)");
     }
-    let sample_every = f.sample_every.map_or(Defaults::SAMPLE_EVERY, |d| d.0);
+    // The default period is 1 s, or the whole run if that is shorter.
+    let sample_every = f
+        .sample_every
+        .map_or(Defaults::SAMPLE_EVERY.min(duration.max(1)), |d| d.0);
+    // Problems of the sampling grid belong to the key the file wrote.
+    let grid_key = if f.sample_every.is_some() {
+        "sample_every"
+    } else if v.written("duration") {
+        "duration"
+    } else {
+        "pools"
+    };
     if sample_every == 0 {
         v.err("sample_every", "must be greater than 0");
     } else if sample_every > duration.max(1) {
         v.err("sample_every", "must not be longer than duration");
-    } else if (duration / sample_every + 1) * f.pools.len() as u64 > MAX_SAMPLE_ROWS {
+    } else if (duration / sample_every + 1).saturating_mul(f.pools.len() as u64) > MAX_SAMPLE_ROWS {
         v.err(
-            "sample_every",
-            format!("is too short for this duration and pool count: more than {MAX_SAMPLE_ROWS} time-series rows"),
+            grid_key,
+            format!(
+                "sampling every {} over {} with {} pool{} makes more than {MAX_SAMPLE_ROWS} time-series rows (lengthen sample_every or shorten duration)",
+                crate::engine::time::format_duration(sample_every),
+                crate::engine::time::format_duration(duration),
+                f.pools.len(),
+                if f.pools.len() == 1 { "" } else { "s" }
+            ),
         );
     }
     let measure_after = f.measure_after.map_or(0, |d| d.0);
@@ -398,16 +465,33 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
     }
     let start_unix_ns = match &f.start_time {
         None => parse_rfc3339(Defaults::START_TIME).expect("default start time parses"),
-        Some(s) => parse_rfc3339(s).unwrap_or_else(|e| {
-            v.err(
-                "start_time",
-                format!("must be an RFC 3339 time such as 2026-01-01T00:00:00Z: {e}"),
-            );
-            0
-        }),
+        Some(s) => match parse_rfc3339(s) {
+            Ok(t) => {
+                // Every timestamp of the run (start_time + t, t <= duration) must
+                // be representable, or reports would wrap to 1970.
+                if t.checked_add(duration).is_none() {
+                    v.err(
+                        "start_time",
+                        format!(
+                            "({s}) plus the duration ({}) passes {}, the last instant poolsim can represent (nanoseconds since 1970 in 64 bits); choose an earlier start_time",
+                            crate::engine::time::format_duration(duration),
+                            crate::engine::time::rfc3339_nano(u64::MAX)
+                        ),
+                    );
+                }
+                t
+            }
+            Err(e) => {
+                v.err(
+                    "start_time",
+                    format!("must be an RFC 3339 time such as 2026-01-01T00:00:00Z: {e}"),
+                );
+                0
+            }
+        },
     };
 
-    let kind = f.global_rate_limiter.unwrap_or(LimiterKind::TokenBucket);
+    let kind = f.global_rate_limiter.unwrap_or(LimiterKind::PerSecond);
     let global_limiter = match f.global_rate_limit {
         None => {
             v.not_for(
@@ -423,14 +507,25 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
             None
         }
         Some(r) => {
-            let rate = v.rate("global_rate_limit", Some(r), 1.0e9);
+            let rate = if kind == LimiterKind::WhatIfTokenBucket {
+                v.bucket_rate("global_rate_limit", Some(r))
+            } else {
+                v.rate("global_rate_limit", Some(r), 1.0e9)
+            };
             let burst = f.global_rate_limit_burst.unwrap_or(Defaults::GLOBAL_BURST);
             if burst == 0 {
                 v.err("global_rate_limit_burst", "must be at least 1");
             }
             match (kind, rate) {
+                (LimiterKind::TokenBucket, _) => {
+                    v.err(
+                        "global_rate_limiter",
+                        "token_bucket is now what_if_token_bucket: a cluster-wide token bucket has no production counterpart (production runs one limiter per process: its own token bucket, or the distributed per_second limiter); write what_if_token_bucket to keep it as a what-if",
+                    );
+                    None
+                }
                 (_, None) => None,
-                (LimiterKind::TokenBucket, Some(rate)) => Some(LimiterConfig::TokenBucket {
+                (LimiterKind::WhatIfTokenBucket, Some(rate)) => Some(LimiterConfig::TokenBucket {
                     rate,
                     burst: burst.max(1),
                 }),
@@ -457,6 +552,39 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
         }
     };
 
+    let dynamodb = match &f.dynamodb {
+        None => DynamoConfig::default(),
+        Some(d) => {
+            let latency = d
+                .latency
+                .as_ref()
+                .map_or(DurationDist::Fixed(0), |l| v.latency("dynamodb.latency", l));
+            let failure_rate = d.failure_rate.unwrap_or(0.0);
+            if !(failure_rate.is_finite() && (0.0..=1.0).contains(&failure_rate)) {
+                v.err(
+                    "dynamodb.failure_rate",
+                    format!("must be between 0 and 1 (got {failure_rate})"),
+                );
+            }
+            DynamoConfig {
+                latency,
+                failure_rate: failure_rate.clamp(0.0, 1.0),
+            }
+        }
+    };
+    let rebuild = RebuildConfig {
+        enabled: f
+            .pool_rebuild
+            .as_ref()
+            .and_then(|r| r.enabled)
+            .unwrap_or(true),
+        stop_old_refiller: f
+            .pool_rebuild
+            .as_ref()
+            .and_then(|r| r.stop_old_refiller)
+            .unwrap_or(false),
+    };
+
     let default_latency = match &f.connect_latency {
         Some(l) => v.latency("connect_latency", l),
         None => DurationDist::Fixed(Defaults::CONNECT_LATENCY),
@@ -477,7 +605,7 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
             }
             cluster.max_connections = m.max(1);
         }
-        if let Some(r) = v.rate("cluster.connect_rate", c.connect_rate, 1.0e9) {
+        if let Some(r) = v.bucket_rate("cluster.connect_rate", c.connect_rate) {
             cluster.connect_rate = r;
         }
         if let Some(b) = c.connect_burst {
@@ -512,8 +640,10 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
         v.err("pools", "must list at most 10000 pools");
     }
     let mut pools = Vec::with_capacity(f.pools.len());
+    let mut processes = Vec::with_capacity(f.pools.len());
     let mut requests = 0.0;
     let mut concurrent = 0.0;
+    let mut names = std::collections::BTreeSet::new();
     for (i, p) in f.pools.iter().enumerate() {
         let at = |k: &str| format!("pools[{i}].{k}");
         if !valid_name(&p.name) {
@@ -521,7 +651,7 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
                 at("name"),
                 "must be 1-64 characters of letters, digits, '-', '_' or '.'",
             );
-        } else if f.pools[..i].iter().any(|q| q.name == p.name) {
+        } else if !names.insert(p.name.as_str()) {
             v.err(at("name"), format!("'{}' is used by another pool", p.name));
         }
         if p.target_size == 0 || p.target_size > 100_000 {
@@ -537,6 +667,7 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
             initial_fill_timeout: None,
             empty_wait: None,
             stack: None,
+            refill: None,
         });
         let stack = if r.enabled.unwrap_or(false) {
             match r.stack.unwrap_or(StackKind::Direct) {
@@ -553,14 +684,48 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
             p.pool.as_ref(),
             p.target_size,
         );
-        let local_limiter = local_limiter(&mut v, &f, p, i);
+        let limiter = if global_limiter.is_some() {
+            // One limiter per process: the cluster-wide one replaces the local bucket.
+            let why = "when global_rate_limit is set: production runs one limiter per process, the distributed one or its own token bucket, never both";
+            v.not_for(&at("local_rate_limit"), p.local_rate_limit.is_some(), why);
+            v.not_for(
+                &at("local_rate_limit_burst"),
+                p.local_rate_limit_burst.is_some(),
+                why,
+            );
+            if i == 0 {
+                v.not_for("local_rate_limit", f.local_rate_limit.is_some(), why);
+                v.not_for(
+                    "local_rate_limit_burst",
+                    f.local_rate_limit_burst.is_some(),
+                    why,
+                );
+            }
+            ProcessLimiter::Shared
+        } else {
+            match local_limiter(&mut v, &f, p, i) {
+                Some((rate, burst)) => ProcessLimiter::Local { rate, burst },
+                None => ProcessLimiter::None,
+            }
+        };
         let low_watermark = r.low_watermark.unwrap_or(p.target_size);
         // DOMAIN.md section 6: target_ready is raised to low_watermark if lower.
         let target_ready = r.target_ready.unwrap_or(p.target_size).max(low_watermark);
-        if target_ready == 0 {
-            v.err(at("reservoir.target_ready"), "must be at least 1");
-        } else if target_ready > 100_000 {
-            v.err(at("reservoir.target_ready"), "must be at most 100000");
+        // Report it at the key that was written; a target_ready derived from
+        // target_size alone is already covered by target_size's own check.
+        let ready_key = if r.target_ready.is_some() && r.target_ready >= r.low_watermark {
+            Some(at("reservoir.target_ready"))
+        } else if r.low_watermark.is_some() {
+            Some(at("reservoir.low_watermark"))
+        } else {
+            None
+        };
+        if let Some(key) = ready_key {
+            if target_ready == 0 {
+                v.err(key, "must be at least 1 (the reservoir's capacity)");
+            } else if target_ready > 100_000 {
+                v.err(key, "must be at most 100000");
+            }
         }
         let base_lifetime = r.base_lifetime.map_or(Defaults::BASE_LIFETIME, |d| d.0);
         let guard_window = r.guard_window.map_or(Defaults::GUARD_WINDOW, |d| d.0);
@@ -568,7 +733,16 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
         if base_lifetime == 0 {
             v.err(at("reservoir.base_lifetime"), "must be greater than 0");
         }
-        if guard_window >= base_lifetime {
+        if guard_window >= base_lifetime && base_lifetime > 0 && r.guard_window.is_none() {
+            v.err(
+                at("reservoir.base_lifetime"),
+                format!(
+                    "({}) must be longer than guard_window ({}, the default): every connection would be discarded",
+                    crate::engine::time::format_duration(base_lifetime),
+                    crate::engine::time::format_duration(guard_window)
+                ),
+            );
+        } else if guard_window >= base_lifetime {
             v.err(
                 at("reservoir.guard_window"),
                 format!(
@@ -597,7 +771,7 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
             None => top_workload,
         };
         if let Some(w) = &workload {
-            requests += w.shape.mean_rate() * duration as f64 / SECOND as f64;
+            requests += w.shape.expected_arrivals(duration);
             let hold_s = w.hold.mean() as f64 / SECOND as f64;
             let wait_s = empty_wait.max(sql.request_timeout) as f64 / SECOND as f64;
             concurrent += w.shape.peak_rate() * (hold_s + wait_s);
@@ -617,28 +791,50 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
             p.startup_max_delay
                 .map_or(Defaults::STARTUP_MAX_DELAY, |d| d.0)
         });
+        let refill = match r.refill {
+            None | Some(RefillSpec::Continuous) => Pacing::Continuous,
+            Some(RefillSpec::Paced) => Pacing::Paced { low_watermark },
+        };
         pools.push(PoolConfig {
             name: p.name.clone(),
+            service: p.name.clone(),
             target_size: p.target_size,
             stack,
             sql,
-            local_limiter,
             reservoir,
+            refill,
             workload,
             connect_latency,
-            startup_max_delay,
             token_failure_rate,
         });
+        // Each pool of the list is one process of its own.
+        processes.push(ProcessConfig {
+            pools: 1,
+            startup_max_delay,
+            limiter,
+        });
     }
+    // The load estimates belong to a workload the file wrote.
+    let workload_key = if f.workload.is_some() {
+        "workload".to_string()
+    } else {
+        (0..f.pools.len())
+            .find(|&i| f.pools[i].workload.is_some())
+            .map_or_else(
+                || "workload".to_string(),
+                |i| format!("pools[{i}].workload"),
+            )
+    };
+    let workload_key = workload_key.as_str();
     if requests > MAX_REQUESTS {
         v.err(
-            "workload",
+            workload_key,
             format!("the scenario would simulate about {requests:.3e} requests; the limit is {MAX_REQUESTS:.0e} (shorten duration or lower the rates)"),
         );
     }
     if concurrent > MAX_CONCURRENT {
         v.err(
-            "workload",
+            workload_key,
             format!("about {concurrent:.3e} requests would hold a connection at once (rate x hold); the limit is {MAX_CONCURRENT:.0e}"),
         );
     }
@@ -650,6 +846,23 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
         }
     }
 
+    let world = WorldConfig {
+        seed: f.seed.unwrap_or(Defaults::SEED),
+        duration,
+        sample_every,
+        measure_after,
+        pools,
+        processes,
+        global_limiter,
+        leases,
+        dynamodb,
+        rebuild,
+        cluster,
+        limits: Limits::default(),
+    };
+    if v.problems.is_empty() {
+        check_budget(&mut v, &world, requests, concurrent, grid_key, workload_key);
+    }
     if !v.problems.is_empty() {
         v.problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
         return Err(v.problems);
@@ -658,19 +871,72 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
         name: f.name.unwrap_or_else(|| stem.to_string()),
         description: f.description.unwrap_or_default(),
         start_unix_ns,
-        world: WorldConfig {
-            seed: f.seed.unwrap_or(Defaults::SEED),
-            duration,
-            sample_every,
-            measure_after,
-            pools,
-            global_limiter,
-            leases,
-            cluster,
-            limits: Limits::default(),
-        },
+        world,
         assertions,
+        source: None,
     })
+}
+
+/// Refuse a scenario whose estimated memory or event count is above what a
+/// run may use ([`budget`]), naming the key that contributes most.
+fn check_budget(
+    v: &mut V,
+    world: &WorldConfig,
+    requests: f64,
+    concurrent: f64,
+    grid_key: &str,
+    workload_key: &str,
+) {
+    let est = budget::memory(world, concurrent);
+    if est.run_total() > budget::MEMORY_BUDGET {
+        let (key, hint) = match est.largest() {
+            "rows" => (grid_key, budget::sampling_hint(world, &est)),
+            "pools" => {
+                let rows_per_pool = budget::sample_rows(world.duration, world.sample_every, 1);
+                let per_pool =
+                    budget::BYTES_PER_POOL + rows_per_pool.saturating_mul(budget::BYTES_PER_ROW);
+                (
+                    "pools",
+                    format!(
+                        "at most about {} pools",
+                        budget::MEMORY_BUDGET.saturating_sub(budget::BASE_BYTES) / per_pool
+                    ),
+                )
+            }
+            _ => (
+                workload_key,
+                "lower the rates or the hold times".to_string(),
+            ),
+        };
+        v.err(
+            key,
+            format!(
+                "the run would need about {} of memory ({}); the limit is {}: {hint}",
+                budget::bytes(est.run_total()),
+                est.describe(world.pools.len()),
+                budget::bytes(budget::MEMORY_BUDGET)
+            ),
+        );
+    }
+    let events = budget::events(world, requests);
+    let limit = budget::event_budget(&world.limits);
+    if events > limit {
+        let key = if requests * budget::EVENTS_PER_REQUEST >= events / 2.0 {
+            workload_key
+        } else if v.written("duration") {
+            "duration"
+        } else {
+            "pools"
+        };
+        v.err(
+            key,
+            format!(
+                "the run would process about {events:.2e} events (about {} per request and {} per pool per simulated second); the engine stops a run at {limit:.0e}: shorten duration, lower the rates or use fewer pools",
+                budget::EVENTS_PER_REQUEST,
+                budget::EVENTS_PER_POOL_SECOND
+            ),
+        );
+    }
 }
 
 fn assertion(v: &mut V, i: usize, a: &AssertionSpec, pools: &[PoolSpec]) -> Option<AssertionDef> {
@@ -907,6 +1173,13 @@ fn local_limiter(v: &mut V, f: &ScenarioFile, p: &PoolSpec, i: usize) -> Option<
         v.err(
             key("local_rate_limit", p.local_rate_limit.is_some()),
             format!("must be 0 (no limiter) or connections per second above 0 and at most 1e9 (got {rate})"),
+        );
+        return None;
+    }
+    if TokenBucket::rate_milli_of(rate).is_err() {
+        v.err(
+            key("local_rate_limit", p.local_rate_limit.is_some()),
+            format!("must be 0 (no limiter) or at least 0.001 connections per second (got {rate}): token-bucket rates are kept in whole thousandths of a token per second, and this one rounds to 0"),
         );
         return None;
     }

@@ -10,8 +10,19 @@
 
 use std::collections::BTreeMap;
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::Marker;
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+use super::Problem;
+
+/// Deepest nesting of YAML collections a scenario may have (a scenario needs
+/// five: the file, `pools`, a pool, its `reservoir`, a latency distribution).
+pub const MAX_NESTING: usize = 32;
+
+/// Most nodes a scenario may expand to once its aliases (`*name`) are
+/// followed: aliases of aliases can otherwise multiply a small file into
+/// billions of nodes.
+pub const MAX_EXPANDED_NODES: u64 = 1_000_000;
 
 /// Collections nested deeper than this are still parsed, but keys below it
 /// are not recorded, so pathological input cannot build huge path strings.
@@ -153,6 +164,225 @@ impl MarkedEventReceiver for Collector {
     }
 }
 
+/// Keys whose values are strings: a plain scalar there that YAML reads as a
+/// number or a boolean (`name: 123`, `name: true`) is refused, not converted.
+const STRING_KEYS: [&str; 5] = [
+    "name",
+    "description",
+    "start_time",
+    "pools[].name",
+    "assertions[].pool",
+];
+
+/// `pools[3].name` → `pools[].name`.
+fn generic_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut in_index = false;
+    for c in path.chars() {
+        match c {
+            '[' => {
+                in_index = true;
+                out.push('[');
+            }
+            ']' => {
+                in_index = false;
+                out.push(']');
+            }
+            _ if in_index => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether a plain scalar is a number, a boolean or null in YAML 1.2's core
+/// schema (what serde_yaml resolves it to).
+fn plain_is_not_a_string(v: &str) -> Option<&'static str> {
+    match v {
+        "true" | "True" | "TRUE" | "false" | "False" | "FALSE" => return Some("a boolean"),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
+        | ".nan" | ".NaN" | ".NAN" => return Some("a number"),
+        _ => {}
+    }
+    let body = v.strip_prefix(['-', '+']).unwrap_or(v);
+    if let Some(h) = body.strip_prefix("0x") {
+        return (!h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit())).then_some("a number");
+    }
+    if let Some(o) = body.strip_prefix("0o") {
+        return (!o.is_empty() && o.chars().all(|c| ('0'..='7').contains(&c)))
+            .then_some("a number");
+    }
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let digits = mantissa.chars().filter(|c| c.is_ascii_digit()).count();
+    let dots = mantissa.chars().filter(|&c| c == '.').count();
+    let mantissa_ok =
+        digits > 0 && dots <= 1 && mantissa.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && e.chars().all(|c| c.is_ascii_digit())
+    });
+    (mantissa_ok && exponent_ok).then_some("a number")
+}
+
+/// A tag serde_yaml understands: YAML's own (`!!str`, `!!int`, ...).
+fn core_tag(tag: &Option<Tag>) -> Result<(), String> {
+    match tag {
+        None => Ok(()),
+        Some(t) if t.handle == "tag:yaml.org,2002:" => Ok(()),
+        Some(t) => Err(format!(
+            "YAML tag '{}{}' is not supported: a scenario is plain YAML (remove the tag)",
+            if t.handle.is_empty() { "!" } else { &t.handle },
+            t.suffix
+        )),
+    }
+}
+
+/// Read a scenario's YAML text once, in time linear in its length, before
+/// anything else parses it: record the line of every key, and refuse what
+/// would make a parser slow or misleading:
+///
+/// - collections nested deeper than [`MAX_NESTING`] (libyaml's work grows
+///   with the square of the depth: 100,000 levels take minutes);
+/// - aliases that expand to more than [`MAX_EXPANDED_NODES`] nodes;
+/// - YAML tags other than the core ones (`!foo`);
+/// - a number or boolean where a string is expected (`name: 123`);
+/// - a second document (`---`);
+/// - any YAML syntax error (with its line).
+pub fn scan(text: &str) -> Result<KeyLines, Problem> {
+    let fail = |line: usize, path: &str, message: String| Problem {
+        line: Some(line),
+        path: path.to_string(),
+        message,
+        option: None,
+    };
+    let mut collector = Collector::default();
+    let mut parser = Parser::new_from_str(text);
+    // Expanded size of each anchored node, and of every open collection.
+    let mut anchored: BTreeMap<usize, u64> = BTreeMap::new();
+    let mut open: Vec<(usize, u64)> = Vec::new();
+    let mut expanded: u64 = 0;
+    let mut documents = 0;
+    loop {
+        let (ev, mark) = match parser.next_token() {
+            Ok(x) => x,
+            Err(e) => {
+                let m = e.marker();
+                if e.info().contains("recursion limit") {
+                    return Err(fail(
+                        m.line(),
+                        "",
+                        format!(
+                            "YAML collections nested more than {MAX_NESTING} deep; a scenario needs at most 5"
+                        ),
+                    ));
+                }
+                return Err(fail(
+                    m.line(),
+                    "",
+                    format!("YAML syntax error: {} (column {})", e.info(), m.col() + 1),
+                ));
+            }
+        };
+        let line = mark.line();
+        // Size added by this event to the enclosing collections.
+        let mut add = 0;
+        match &ev {
+            Event::StreamEnd => break,
+            Event::DocumentStart => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(fail(
+                        line,
+                        "",
+                        "a scenario is one YAML document; remove the second ('---')".into(),
+                    ));
+                }
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                core_tag(tag).map_err(|m| fail(line, "", m))?;
+                add = 1;
+                if *anchor > 0 {
+                    anchored.insert(*anchor, 1);
+                }
+                let is_value = matches!(
+                    collector.stack.last(),
+                    Some(Frame::Mapping {
+                        expect_key: false,
+                        ..
+                    })
+                );
+                if is_value && *style == TScalarStyle::Plain && tag.is_none() {
+                    if let Some(Frame::Mapping {
+                        value_path: Some(path),
+                        ..
+                    }) = collector.stack.last()
+                    {
+                        if STRING_KEYS.contains(&generic_path(path).as_str()) {
+                            if let Some(what) = plain_is_not_a_string(value) {
+                                return Err(fail(
+                                    line,
+                                    path,
+                                    format!("must be a string, not {what}: quote it (\"{value}\")"),
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+            Event::Alias(id) => {
+                add = anchored.get(id).copied().unwrap_or(1);
+            }
+            Event::MappingStart(anchor, tag) | Event::SequenceStart(anchor, tag) => {
+                core_tag(tag).map_err(|m| fail(line, "", m))?;
+                open.push((*anchor, 1));
+                if open.len() > MAX_NESTING {
+                    return Err(fail(
+                        line,
+                        "",
+                        format!(
+                            "YAML collections nested more than {MAX_NESTING} deep; a scenario needs at most 5"
+                        ),
+                    ));
+                }
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                if let Some((anchor, size)) = open.pop() {
+                    if anchor > 0 {
+                        anchored.insert(anchor, size);
+                    }
+                    add = size;
+                }
+            }
+            Event::Nothing | Event::StreamStart | Event::DocumentEnd => {}
+        }
+        if add > 0 {
+            match open.last_mut() {
+                Some((_, size)) => *size = size.saturating_add(add),
+                None => expanded = expanded.saturating_add(add),
+            }
+            let total = open
+                .iter()
+                .fold(expanded, |acc, &(_, s)| acc.saturating_add(s));
+            if total > MAX_EXPANDED_NODES {
+                return Err(fail(
+                    line,
+                    "",
+                    format!(
+                        "the scenario's aliases expand to more than {MAX_EXPANDED_NODES} YAML nodes"
+                    ),
+                ));
+            }
+        }
+        collector.on_event(ev, mark);
+    }
+    Ok(KeyLines {
+        lines: collector.lines,
+    })
+}
+
 /// The parent of a path: `a.b[2]` → `a.b`, `a.b` → `a`, `a` → `""`.
 fn parent_path(path: &str) -> &str {
     if path.ends_with(']') {
@@ -212,6 +442,11 @@ impl KeyLines {
             current = parent_path(current);
         }
         None
+    }
+
+    /// Whether the exact path was written (a key or a sequence item).
+    pub fn has(&self, path: &str) -> bool {
+        self.lines.contains_key(path)
     }
 
     /// Number of recorded paths (keys and sequence items).

@@ -85,7 +85,7 @@ impl<'de> Deserialize<'de> for Threshold {
 }
 
 /// Kind of distribution for connect latency.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DistKind {
     /// Always `value`.
@@ -108,7 +108,7 @@ pub enum LatencySpec {
 }
 
 /// `connect_latency: {distribution: ..., ...}`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LatencyDist {
     /// fixed | uniform | exponential | lognormal.
@@ -157,7 +157,7 @@ impl<'de> Deserialize<'de> for LatencySpec {
 }
 
 /// The top level of a scenario file.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     /// Display name.
@@ -196,6 +196,10 @@ pub struct ScenarioFile {
     pub local_rate_limit: Option<f64>,
     /// Its burst.
     pub local_rate_limit_burst: Option<u32>,
+    /// Latency and failures of DynamoDB calls.
+    pub dynamodb: Option<DynamoSpec>,
+    /// The handle's rebuild on a lost connection.
+    pub pool_rebuild: Option<RebuildSpec>,
     /// The pools.
     pub pools: Vec<PoolSpec>,
     /// Checks of the run.
@@ -203,19 +207,52 @@ pub struct ScenarioFile {
 }
 
 /// Which client-side limiter implements `global_rate_limit`.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LimiterKind {
-    /// x/time/rate token bucket.
+    /// The name of the cluster-wide token bucket before it became a what-if:
+    /// refused with a hint.
     TokenBucket,
-    /// DynamoDB per-second counter.
+    /// A what-if: one x/time/rate token bucket for the whole cluster.
+    WhatIfTokenBucket,
+    /// DynamoDB per-second counter (the distributed rate limiter).
     PerSecond,
     /// The old simulator's fixed window.
     FixedWindow,
 }
 
+/// `reservoir.refill`: how the refiller paces its opens.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefillSpec {
+    /// Production: back to back while below target.
+    Continuous,
+    /// Task 5's paced design.
+    Paced,
+}
+
+/// `dynamodb:`: latency and failures of DynamoDB calls.
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DynamoSpec {
+    /// Time of one call (a duration or a distribution).
+    pub latency: Option<LatencySpec>,
+    /// Probability that a call fails.
+    pub failure_rate: Option<f64>,
+}
+
+/// `pool_rebuild:`: the handle's rebuild on a lost connection.
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RebuildSpec {
+    /// Model the rebuild (production does it).
+    pub enabled: Option<bool>,
+    /// Model the fix: the old refiller is stopped.
+    pub stop_old_refiller: Option<bool>,
+}
+
 /// `cluster:`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
     /// Most concurrent connections.
@@ -229,7 +266,7 @@ pub struct ClusterSpec {
 }
 
 /// `lease_table:`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeaseSpec {
     /// Whether leases are taken.
@@ -239,7 +276,7 @@ pub struct LeaseSpec {
 }
 
 /// `pools[i]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PoolSpec {
     /// Name (the service).
@@ -266,7 +303,7 @@ pub struct PoolSpec {
 
 /// `pool:` (top level or `pools[i].pool`): database/sql settings of the plain
 /// pool; `max_idle` and `request_timeout` also for `reservoir.stack: database_sql`.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SqlPoolSpec {
     /// MaxIdleConns.
@@ -284,7 +321,7 @@ pub struct SqlPoolSpec {
 }
 
 /// `reservoir.stack`: what sits between requests and the reservoir.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StackKind {
     /// Requests take from the reservoir and give back after each use (Task 13).
@@ -294,7 +331,7 @@ pub enum StackKind {
 }
 
 /// `pools[i].reservoir`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReservoirSpec {
     /// Reservoir mode on.
@@ -315,10 +352,12 @@ pub struct ReservoirSpec {
     pub empty_wait: Option<Dur>,
     /// `direct` or `database_sql`.
     pub stack: Option<StackKind>,
+    /// `continuous` or `paced`.
+    pub refill: Option<RefillSpec>,
 }
 
 /// Workload type.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkloadType {
     /// Constant rate.
@@ -328,7 +367,7 @@ pub enum WorkloadType {
 }
 
 /// Arrival process.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ArrivalSpec {
     /// Poisson arrivals.
@@ -338,7 +377,7 @@ pub enum ArrivalSpec {
 }
 
 /// Hold-time distribution.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldDistSpec {
     /// Always hold_duration.
@@ -352,7 +391,7 @@ pub enum HoldDistSpec {
 }
 
 /// `workload:` (top level or per pool).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
     /// constant | burst.
@@ -383,7 +422,7 @@ pub struct WorkloadSpec {
 }
 
 /// Assertion type.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AssertionType {
     /// Immediate hits / requests >= min.
@@ -407,7 +446,7 @@ pub enum AssertionType {
 }
 
 /// `assertions[i]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssertionSpec {
     /// Which check.
