@@ -135,7 +135,13 @@ fn counters(i: u64) -> PoolCounters {
     c.created = k(8);
     c.server_closed = k(9);
     c.bad_conns = k(10);
-    c.failed = [k(11), k(12), k(13), k(14)];
+    c.failed = [k(11), k(12), k(13), k(14), k(48)];
+    c.lost_connections = k(49);
+    c.rebuilds = k(50);
+    c.rebuilds_throttled = k(51);
+    c.connect_failures = k(52);
+    c.fill_timeouts = k(53);
+    c.closed_by_shutdown = k(54);
     c.open_failures = [k(15), k(16), k(17), k(18)];
     c.sql.closes = [k(19), k(20), k(21), k(22)];
     c.sql.opens = k(23);
@@ -181,7 +187,18 @@ fn total_adds_up_the_selected_pools() {
         ),
         (s(6), s(7), s(8), s(9), s(10))
     );
-    assert_eq!(t.failed, [s(11), s(12), s(13), s(14)]);
+    assert_eq!(t.failed, [s(11), s(12), s(13), s(14), s(48)]);
+    assert_eq!(
+        (
+            t.lost_connections,
+            t.rebuilds,
+            t.rebuilds_throttled,
+            t.connect_failures,
+            t.fill_timeouts,
+            t.closed_by_shutdown
+        ),
+        (s(49), s(50), s(51), s(52), s(53), s(54))
+    );
     assert_eq!(t.open_failures, [s(15), s(16), s(17), s(18)]);
     assert_eq!(t.sql.closes, [s(19), s(20), s(21), s(22)]);
     assert_eq!((t.sql.opens, t.sql.waits), (s(23), s(24)));
@@ -274,14 +291,14 @@ fn counters_by_name_map_each_index_to_its_label() {
 fn failures_text_lists_the_nonzero_causes_in_order() {
     let mut c = PoolCounters::default();
     assert_eq!(metrics::failures_text(&c), "none");
-    c.failed = [3, 0, 1, 0];
+    c.failed = [3, 0, 1, 0, 0];
     assert_eq!(metrics::failures_text(&c), "3 deadline, 1 open_failed");
-    c.failed = [0, 0, 0, 2];
+    c.failed = [0, 0, 0, 2, 0];
     assert_eq!(metrics::failures_text(&c), "2 bad_conn");
-    c.failed = [1, 1, 1, 1];
+    c.failed = [1, 1, 1, 1, 1];
     assert_eq!(
         metrics::failures_text(&c),
-        "1 deadline, 1 no_connection, 1 open_failed, 1 bad_conn"
+        "1 deadline, 1 no_connection, 1 open_failed, 1 bad_conn, 1 unavailable"
     );
 }
 

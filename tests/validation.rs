@@ -8,7 +8,8 @@ use common::{invalid, scenario};
 use poolsim::engine::{Time, HOUR, MILLISECOND, MINUTE, SECOND};
 use poolsim::model::dist::DurationDist;
 use poolsim::model::workload::{ArrivalProcess, RateShape};
-use poolsim::model::world::{LimiterConfig, Stack};
+use poolsim::model::world::{LimiterConfig, ProcessConfig, ProcessLimiter, Stack, WorldConfig};
+use poolsim::scenario::overrides::Override;
 use poolsim::scenario::{Check, Defaults};
 
 const POOL: &str = "pools:\n  - {name: p, target_size: 5}\n";
@@ -28,6 +29,28 @@ fn refused(yaml: &str, path: &str, fragment: &str) {
 
 fn valid(yaml: &str) -> poolsim::scenario::Scenario {
     scenario(yaml)
+}
+
+/// The process that runs pool `pool` (processes hold consecutive pools).
+fn process_of(w: &WorldConfig, pool: usize) -> &ProcessConfig {
+    let mut first = 0;
+    for p in &w.processes {
+        if pool < first + p.pools as usize {
+            return p;
+        }
+        first += p.pools as usize;
+    }
+    panic!("pool {pool} has no process")
+}
+
+/// The process's own token bucket as (rate per second, burst); `None` when
+/// it has no limiter of its own.
+fn local_limiter(w: &WorldConfig, pool: usize) -> Option<(f64, u32)> {
+    match &process_of(w, pool).limiter {
+        ProcessLimiter::Local { rate, burst } => Some((*rate, *burst)),
+        ProcessLimiter::None => None,
+        ProcessLimiter::Shared => panic!("pool {pool} uses the cluster-wide limiter"),
+    }
 }
 
 // ------------------------------------------------------------------ defaults
@@ -55,9 +78,9 @@ fn an_almost_empty_scenario_takes_the_documented_defaults() {
     assert_eq!(p.stack, Stack::Plain);
     assert!(p.workload.is_none());
     assert_eq!(p.connect_latency, DurationDist::Fixed(20 * MILLISECOND));
-    assert_eq!(p.startup_max_delay, Some(5 * SECOND));
+    assert_eq!(process_of(w, 0).startup_max_delay, Some(5 * SECOND));
     assert_eq!(p.token_failure_rate, 0.0);
-    assert_eq!(p.local_limiter, Some((10.0, 100)));
+    assert_eq!(local_limiter(w, 0), Some((10.0, 100)));
     let r = &p.reservoir;
     assert_eq!((r.target_ready, r.low_watermark), (7, 7));
     assert_eq!(r.base_lifetime, 11 * MINUTE);
@@ -113,14 +136,13 @@ duration: 2h
 sample_every: 250ms
 start_time: 2030-06-01T12:00:00Z
 measure_after: 10m
+global_rate_limiter: what_if_token_bucket
 global_rate_limit: 55.5
 global_rate_limit_burst: 3
 connect_latency: 7ms
 token_failure_rate: 0.25
 cluster: {max_connections: 77, connect_rate: 12.5, connect_burst: 9, max_connection_age: 0}
 lease_table: {limit: 123}
-local_rate_limit: 4
-local_rate_limit_burst: 8
 pool: {max_idle: 2, max_lifetime: 0, max_idle_time: 3m, warmup: false, keeper: false, request_timeout: 2s}
 pools:
   - name: p.1_x-y
@@ -154,8 +176,9 @@ pools:
     assert_eq!(p.name, "p.1_x-y");
     assert_eq!(p.connect_latency, DurationDist::Fixed(7 * MILLISECOND));
     assert_eq!(p.token_failure_rate, 0.25);
-    assert_eq!(p.local_limiter, Some((4.0, 8)));
-    assert_eq!(p.startup_max_delay, Some(2 * SECOND));
+    // One limiter per process: the cluster-wide one, not its own bucket.
+    assert_eq!(process_of(w, 0).limiter, ProcessLimiter::Shared);
+    assert_eq!(process_of(w, 0).startup_max_delay, Some(2 * SECOND));
     let r = &p.reservoir;
     assert_eq!((r.target_ready, r.low_watermark), (6, 3));
     assert_eq!(
@@ -193,7 +216,7 @@ pools:
   - {name: d, target_size: 9, local_rate_limit: 0}
 ",
     );
-    let [a, b, c, d] = &sc.world.pools[..] else {
+    let [a, b, _, _] = &sc.world.pools[..] else {
         panic!()
     };
     assert_eq!(
@@ -206,10 +229,15 @@ pools:
         (5, MINUTE, SECOND)
     );
     assert!(!b.sql.warmup && !b.sql.keeper);
-    assert_eq!(a.local_limiter, Some((4.0, 8)));
-    assert_eq!(b.local_limiter, Some((6.0, 8)));
-    assert_eq!(c.local_limiter, Some((4.0, 2)));
-    assert_eq!(d.local_limiter, None, "0 turns the instance's limiter off");
+    let w = &sc.world;
+    assert_eq!(local_limiter(w, 0), Some((4.0, 8)));
+    assert_eq!(local_limiter(w, 1), Some((6.0, 8)));
+    assert_eq!(local_limiter(w, 2), Some((4.0, 2)));
+    assert_eq!(
+        local_limiter(w, 3),
+        None,
+        "0 turns the process's limiter off"
+    );
     assert_eq!(a.connect_latency, DurationDist::Fixed(7 * MILLISECOND));
     assert_eq!(b.connect_latency, DurationDist::Fixed(9 * MILLISECOND));
     let rate = |p: &poolsim::model::world::PoolConfig| p.workload.unwrap().shape;
@@ -220,7 +248,7 @@ pools:
 #[test]
 fn staggered_startup_false_means_no_delay() {
     let sc = valid("pools:\n  - {name: p, target_size: 1, staggered_startup: false}\n");
-    assert_eq!(sc.world.pools[0].startup_max_delay, None);
+    assert_eq!(process_of(&sc.world, 0).startup_max_delay, None);
     refused(
         "pools:\n  - {name: p, target_size: 1, staggered_startup: false, startup_max_delay: 1s}\n",
         "pools[0].startup_max_delay",
@@ -652,7 +680,7 @@ fn workload_problems_name_their_key() {
     bad(
         "{type: burst, baseline_rate: 1, burst_rate: 9, burst_duration: 0, burst_interval: 1m}",
         "workload.burst_duration",
-        "greater than 0",
+        "must be at least 1ms",
     );
     bad(
         "{type: burst, baseline_rate: 1, burst_rate: 9, burst_duration: 1m, burst_interval: 1m}",
@@ -696,14 +724,14 @@ fn duration_sample_every_and_measure_after_bounds() {
         "sample_every",
         "not be longer than duration",
     );
-    // At most 20,000,000 time-series rows: (duration / sample_every + 1) x pools.
-    valid("duration: 19999999ns\nsample_every: 1ns\npools:\n  - {name: p, target_size: 1}\n");
+    // At most 20,000,000 time-series rows: (duration / sample_every + 1) x
+    // pools. (Below that, the memory budget of tests/robustness.rs is the
+    // tighter limit, so the largest valid row count is not tested here.)
     refused(
         "duration: 20000000ns\nsample_every: 1ns\npools:\n  - {name: p, target_size: 1}\n",
         "sample_every",
         "time-series rows",
     );
-    valid("duration: 9999999ns\nsample_every: 1ns\npools:\n  - {name: p, target_size: 1}\n  - {name: q, target_size: 1}\n");
     refused(
         "duration: 10000000ns\nsample_every: 1ns\npools:\n  - {name: p, target_size: 1}\n  - {name: q, target_size: 1}\n",
         "sample_every",
@@ -725,28 +753,45 @@ fn duration_sample_every_and_measure_after_bounds() {
 }
 
 #[test]
-fn with_duration_and_with_seed_override_the_file() {
-    let sc = valid(&format!("sample_every: 10s\n{POOL}"));
-    let s2 = sc.clone().with_seed(9);
-    assert_eq!(s2.world.seed, 9);
-    let s3 = sc.clone().with_duration(5 * SECOND).unwrap();
-    assert_eq!(s3.world.duration, 5 * SECOND);
-    assert_eq!(s3.world.sample_every, 5 * SECOND, "clipped to the duration");
-    let s4 = sc.clone().with_duration(HOUR).unwrap();
-    assert_eq!(s4.world.sample_every, 10 * SECOND);
-    assert!(sc.clone().with_duration(0).is_err());
-    assert!(sc.clone().with_duration(720 * HOUR).is_ok());
-    assert!(sc.with_duration(720 * HOUR + 1).is_err());
+fn the_seed_and_duration_overrides_replace_the_files_values_and_are_validated() {
+    let text = format!("sample_every: 10s\n{POOL}");
+    let with = |o: Vec<Override>| poolsim::scenario::parse_with(&text, "t.yaml", "t", &o);
+    let sc = valid(&text);
+    assert_eq!(sc.clone().with_seed(9).world.seed, 9);
+    assert_eq!(with(vec![Override::seed(9)]).unwrap().world.seed, 9);
+    let d = |t: &str| with(vec![Override::duration(t)]);
+    assert_eq!(d("1m").unwrap().world.duration, MINUTE);
+    assert_eq!(d("1h").unwrap().world.sample_every, 10 * SECOND);
+    assert_eq!(d("720h").unwrap().world.duration, 720 * HOUR);
+    // The file's limits apply to the override, which the error names.
+    for bad in ["0s", "720h1ns"] {
+        let e = d(bad).unwrap_err().to_string();
+        assert!(e.contains(&format!("--duration {bad}")), "{bad}: {e}");
+    }
+    // A duration shorter than the file's sample_every is refused (not
+    // clipped), naming the option.
+    let e = d("5s").unwrap_err().to_string();
+    assert!(
+        e.contains("sample_every: must not be longer than duration (with --duration 5s)"),
+        "{e}"
+    );
 }
 
 #[test]
 fn request_and_concurrency_limits_at_their_boundaries() {
-    // 2e9 requests at most: 1e6/s for 2000 s is the largest.
+    // 2e9 requests at most (refused beyond); the engine's event limit (5e9
+    // events, about 3 per request) refuses earlier, so the largest valid run
+    // is about 1.6e9 requests.
     let w = |rate: &str, hold: &str| {
         format!("workload: {{type: constant, checkout_rate: {rate}, hold_duration: {hold}}}\n")
     };
     let pool = "pool: {request_timeout: 1ns}\npools:\n  - {name: p, target_size: 1, reservoir: {enabled: true, empty_wait: 0}}\n";
-    valid(&format!("duration: 2000s\n{}{pool}", w("1000000", "1ns")));
+    valid(&format!("duration: 1600s\n{}{pool}", w("1000000", "1ns")));
+    refused(
+        &format!("duration: 1700s\n{}{pool}", w("1000000", "1ns")),
+        "workload",
+        "the engine stops a run at 5e9",
+    );
     refused(
         &format!("duration: 2000000000001ns\n{}{pool}", w("1000000", "1ns")),
         "workload",
@@ -754,20 +799,20 @@ fn request_and_concurrency_limits_at_their_boundaries() {
     );
     // Two pools share the limit: 1e6/s each for 1000 s.
     let two = "pool: {request_timeout: 1ns}\npools:\n  - {name: p, target_size: 1}\n  - {name: q, target_size: 1}\n";
-    valid(&format!("duration: 1000s\n{}{two}", w("1000000", "1ns")));
+    valid(&format!("duration: 800s\n{}{two}", w("1000000", "1ns")));
     refused(
         &format!("duration: 1000000000001ns\n{}{two}", w("1000000", "1ns")),
         "workload",
         "limit is 2e9",
     );
     // A burst workload counts its mean rate: 1 s of 1e6/s and 1 s of 1/s
-    // in every 2 s is 500,000.5/s.
+    // in every 2 s is 500,000.5/s: 1.5e9 requests in 3000 s, 2e9 in 4000 s.
     let burst = "workload: {type: burst, baseline_rate: 1, burst_rate: 1000000, burst_duration: 1s, burst_interval: 2s, hold_duration: 1ns}\n";
-    valid(&format!("duration: 3998s\n{burst}{pool}"));
+    valid(&format!("duration: 3000s\n{burst}{pool}"));
     refused(
         &format!("duration: 4000s\n{burst}{pool}"),
         "workload",
-        "limit is 2e9",
+        "the engine stops a run at 5e9",
     );
     // 1e7 at once at most: peak rate x (mean hold + the longer of empty_wait
     // and request_timeout). 1e6/s x (9 s + 1 s) is the largest.
@@ -793,23 +838,28 @@ fn request_and_concurrency_limits_at_their_boundaries() {
 #[test]
 fn global_limiter_kinds() {
     let lim = |y: &str| valid(&format!("{y}\n{POOL}")).world.global_limiter;
+    // The default is production's distributed per-second limiter.
     assert_eq!(
         lim("global_rate_limit: 20"),
+        Some(LimiterConfig::PerSecond { limit: 20 })
+    );
+    assert_eq!(
+        lim("global_rate_limit: 20\nglobal_rate_limiter: per_second"),
+        Some(LimiterConfig::PerSecond { limit: 20 })
+    );
+    assert_eq!(
+        lim("global_rate_limit: 20\nglobal_rate_limiter: what_if_token_bucket"),
         Some(LimiterConfig::TokenBucket {
             rate: 20.0,
             burst: 1
         })
     );
     assert_eq!(
-        lim("global_rate_limit: 20\nglobal_rate_limiter: token_bucket\nglobal_rate_limit_burst: 5"),
+        lim("global_rate_limit: 20\nglobal_rate_limiter: what_if_token_bucket\nglobal_rate_limit_burst: 5"),
         Some(LimiterConfig::TokenBucket {
             rate: 20.0,
             burst: 5
         })
-    );
-    assert_eq!(
-        lim("global_rate_limit: 20\nglobal_rate_limiter: per_second"),
-        Some(LimiterConfig::PerSecond { limit: 20 })
     );
     assert_eq!(
         lim("global_rate_limit: 1000000000\nglobal_rate_limiter: fixed_window"),
@@ -819,10 +869,15 @@ fn global_limiter_kinds() {
     );
     assert_eq!(
         lim("global_rate_limit: 1000000000"),
-        Some(LimiterConfig::TokenBucket {
-            rate: 1e9,
-            burst: 1
+        Some(LimiterConfig::PerSecond {
+            limit: 1_000_000_000
         })
+    );
+    // The old name of the what-if is refused with the new one.
+    refused(
+        &format!("global_rate_limit: 20\nglobal_rate_limiter: token_bucket\n{POOL}"),
+        "global_rate_limiter",
+        "what_if_token_bucket",
     );
 }
 
@@ -991,8 +1046,8 @@ fn pool_problems_name_their_key() {
     r("base_lifetime: 0", "base_lifetime", "greater than 0");
     r(
         "base_lifetime: 45s",
-        "guard_window",
-        "(45s) must be shorter than base_lifetime (45s)",
+        "base_lifetime",
+        "(45s) must be longer than guard_window (45s, the default)",
     );
     r("empty_wait: 60000000001ns", "empty_wait", "at most 1m");
     valid("pools:\n  - {name: a, target_size: 5, reservoir: {enabled: true, base_lifetime: 45000000001ns, empty_wait: 1m}}\n");
@@ -1262,8 +1317,9 @@ fn problems_are_sorted_by_line_and_all_reported() {
         .lines()
         .map(|l| l.split(':').nth(1).unwrap().parse().unwrap())
         .collect();
-    // target_size 0 also makes target_ready 0: two problems on line 4.
-    assert_eq!(lines.len(), 5, "{e}");
+    // One problem per key: duration, sample_every, target_size (its
+    // derived target_ready is not reported again), min_fraction.
+    assert_eq!(lines.len(), 4, "{e}");
     assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{e}");
     assert_eq!(lines[0], 1);
     assert_eq!(*lines.last().unwrap(), 6);
