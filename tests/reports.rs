@@ -1556,6 +1556,17 @@ fn summary_traces_the_run_to_what_produced_it() {
         serde_json::to_value(&run(&parsed).summary).unwrap()["scenario_path"],
         serde_json::Value::Null
     );
+    // compare.json carries the same trace.
+    let c = poolsim::compare::compare(&sc, &poolsim::model::world::Stack::ALL, |_, _| {}).unwrap();
+    let cv: serde_json::Value = serde_json::from_str(&c.summary.to_json()).unwrap();
+    for k in [
+        "poolsim_version",
+        "scenario_path",
+        "scenario_sha256",
+        "measure_after_s",
+    ] {
+        assert_eq!(cv[k], v[k], "{k}");
+    }
     // The printed header says what measure_after leaves out.
     let text = poolsim::report::text::render(&o.summary, None);
     assert!(text.contains("2 pools"), "{text}");
