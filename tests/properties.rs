@@ -134,11 +134,23 @@ proptest! {
         prop_assert_eq!(cl.lease_denials, sum(&|q| q.refill_failures["lease_acquire"]));
         // (A refused connect fails when its connect would have ended, which
         // can be after the run: at most one physical open in flight per
-        // reservoir, MaxOpen per plain pool.)
-        let in_flight = sum(&|q| if q.stack == "pool" { u64::from(q.target_size) } else { 1 });
+        // refiller, the current one and each a pool rebuild leaked, and
+        // MaxOpen per sql.DB of a plain pool, the current one and each a
+        // rebuild replaced.)
+        let in_flight = sum(&|q| {
+            if q.stack == "pool" {
+                u64::from(q.target_size) * (1 + q.rebuilds)
+            } else {
+                1 + u64::from(q.leaked_refillers)
+            }
+        });
         prop_assert!(
             cl.refused_rate_limit + cl.refused_max_connections
-                <= sum(&|q| q.refill_failures["connection_open"]) + in_flight
+                <= sum(&|q| q.refill_failures["connection_open"]) + in_flight,
+            "refused {} + {}, connection_open failures {}, in flight {}; pools {:?}",
+            cl.refused_rate_limit, cl.refused_max_connections,
+            sum(&|q| q.refill_failures["connection_open"]), in_flight,
+            pools.iter().map(|q| (q.rebuilds, q.leaked_refillers, q.connect_failures, q.fill_timeouts, &q.refill_failures)).collect::<Vec<_>>()
         );
         prop_assert!(sum(&|q| q.opens) + cl.refused_rate_limit + cl.refused_max_connections <= cl.connects);
         prop_assert_eq!(cl.max_connects_per_sec, o.summary.max_connects_per_sec);
