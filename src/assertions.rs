@@ -306,10 +306,22 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
             }
         }
         Check::CheckoutLatency { percentile, max } | Check::WaitTime { percentile, max } => {
-            let h = metrics::merged_latency(obs, d.pool);
+            // checkout_latency: the reservoir driver's Open() (production's
+            // metric); wait_time: the request's wait for a connection.
+            let open = matches!(d.check, Check::CheckoutLatency { .. });
+            let (h, exact_max) = if open {
+                (
+                    metrics::merged_open_latency(obs, d.pool),
+                    metrics::merged_open_latency_max(obs, d.pool),
+                )
+            } else {
+                (
+                    metrics::merged_latency(obs, d.pool),
+                    metrics::merged_latency_max(obs, d.pool),
+                )
+            };
             // hdrhistogram percentiles are exact to 3 significant digits and
             // rounded up to their bucket; never report more than the exact max.
-            let exact_max = metrics::merged_latency_max(obs, d.pool);
             let observed = (!h.is_empty())
                 .then(|| metrics::ns_to_ms(h.value_at_percentile(percentile).min(exact_max)));
             AssertionResult {
@@ -320,9 +332,23 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
                 comparison: "<=",
                 unit: "ms",
                 passed: observed.is_some_and(|o| o <= metrics::ns_to_ms(max)),
-                detail: match observed {
-                    Some(_) => format!("p{percentile} of {} requests' waits ({scope})", h.len()),
-                    None => format!("no requests ({scope}): nothing to measure"),
+                detail: match (observed, open) {
+                    (Some(_), true) => format!(
+                        "p{percentile} of {} reservoir driver Open() calls ({scope})",
+                        h.len()
+                    ),
+                    (Some(_), false) => {
+                        format!("p{percentile} of {} requests' waits ({scope})", h.len())
+                    }
+                    (None, true) => format!(
+                        "no reservoir driver Open() calls ({scope}{}): nothing to measure",
+                        if plain {
+                            "; a plain pool has no reservoir"
+                        } else {
+                            ""
+                        }
+                    ),
+                    (None, false) => format!("no requests ({scope}): nothing to measure"),
                 },
                 confidence: None,
             }

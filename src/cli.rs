@@ -432,14 +432,14 @@ fn cmd_validate(file: &Path, a: &OverrideArgs) -> i32 {
     match load(file, a) {
         Ok(sc) => {
             println!(
-                "{}: valid ({} pools, {} assertions)",
+                "{}: valid ({}, {})",
                 if file.as_os_str() == "-" {
                     "<stdin>".to_string()
                 } else {
                     file.display().to_string()
                 },
-                sc.world.pools.len(),
-                sc.assertions.len()
+                text::plural(sc.world.pools.len(), "pool"),
+                text::plural(sc.assertions.len(), "assertion")
             );
             EXIT_OK
         }

@@ -186,8 +186,15 @@ pub struct CompareRow {
 pub struct CompareSummary {
     /// Version of this layout.
     pub schema_version: u32,
+    /// The version of poolsim that wrote it.
+    pub poolsim_version: &'static str,
     /// Scenario name.
     pub scenario: String,
+    /// The scenario's path as given on the command line (null when it was
+    /// not read from a file).
+    pub scenario_path: Option<String>,
+    /// SHA-256 of the scenario file's bytes (lowercase hex; null as above).
+    pub scenario_sha256: Option<String>,
     /// Seed of every mode.
     pub seed: u64,
     /// Simulated duration, seconds.
@@ -325,7 +332,10 @@ pub fn compare_until(
 pub fn summary_of(sc: &Scenario, runs: &[ModeOutput]) -> CompareSummary {
     CompareSummary {
         schema_version: 1,
+        poolsim_version: env!("CARGO_PKG_VERSION"),
         scenario: sc.name.clone(),
+        scenario_path: sc.source.as_ref().map(|s| s.path.clone()),
+        scenario_sha256: sc.source.as_ref().map(|s| s.sha256.clone()),
         seed: runs
             .first()
             .map_or(sc.world.seed, |m| m.scenario.world.seed),

@@ -113,8 +113,9 @@ pub struct PoolSummary {
     pub refill_failures: BTreeMap<&'static str, u64>,
     /// Opens that waited on the rate limiter.
     pub limiter_waits: u64,
-    /// Checkout latency: the same distribution as `wait_ms` (kept under
-    /// its first name for existing readers).
+    /// The reservoir driver's `Open()` calls, failures included: production's
+    /// `dsql_reservoir_checkout_latency_milliseconds` (zeros for a plain pool,
+    /// which has no reservoir). Not the request's wait: that is `wait_ms`.
     pub checkout_latency_ms: LatencyMs,
     /// target_ready.
     pub target_ready: u32,
@@ -124,6 +125,23 @@ pub struct PoolSummary {
     pub serving_since_s: Option<f64>,
     /// Whether the initial fill hit its timeout.
     pub initial_fill_timed_out: bool,
+    /// Requests that failed with a lost connection (`driver.ErrBadConn`
+    /// after every retry), each a forced reconnect of the handle.
+    pub lost_connections: u64,
+    /// Rebuilds of the handle's `sql.DB` (connects after the first).
+    pub rebuilds: u64,
+    /// Reconnects refused: the last connect started under 1 s before.
+    pub rebuilds_throttled: u64,
+    /// Connects that failed (the startup ping failed).
+    pub connect_failures: u64,
+    /// Initial fills that timed out (the first, or a rebuild's).
+    pub fill_timeouts: u64,
+    /// At the end: refillers of closed `sql.DB`s still running (leaked).
+    pub leaked_refillers: u32,
+    /// At the end: connections those leaked refillers hold.
+    pub leaked_connections: u32,
+    /// Connections closed because their reservoir was shut down (the rebuild fix).
+    pub closed_by_shutdown: u64,
 }
 
 /// Discards by reason as a name -> count map.
@@ -154,6 +172,7 @@ impl PoolSummary {
         let p: &PoolOutcome = &obs.pools[i];
         let c = &p.counters;
         let wait = LatencyMs::from_histogram(&p.checkout_latency, p.checkout_latency_max_ns);
+        let last = obs.samples.iter().rev().find(|r| r.pool as usize == i);
         let (open_min, open_max) = match open_range(obs, i) {
             Some((lo, hi)) => (Some(lo), Some(hi)),
             None => (None, None),
@@ -189,11 +208,19 @@ impl PoolSummary {
             discards: discards_by_reason(c),
             refill_failures: refill_failures_by_reason(c),
             limiter_waits: c.driver.limiter_waits,
-            checkout_latency_ms: wait,
+            checkout_latency_ms: LatencyMs::from_histogram(&p.open_latency, p.open_latency_max_ns),
             target_ready: p.target,
             low_watermark: p.low_watermark,
             serving_since_s: p.serving_since.map(|t| t as f64 / 1e9),
             initial_fill_timed_out: p.fill_timed_out,
+            lost_connections: c.lost_connections,
+            rebuilds: c.rebuilds,
+            rebuilds_throttled: c.rebuilds_throttled,
+            connect_failures: c.connect_failures,
+            fill_timeouts: c.fill_timeouts,
+            leaked_refillers: last.map_or(0, |r| r.leaked_refillers),
+            leaked_connections: last.map_or(0, |r| r.leaked),
+            closed_by_shutdown: c.closed_by_shutdown,
         }
     }
 }
@@ -237,6 +264,12 @@ pub fn total(obs: &Observations, only: Option<usize>) -> PoolCounters {
         t.created += c.created;
         t.server_closed += c.server_closed;
         t.bad_conns += c.bad_conns;
+        t.lost_connections += c.lost_connections;
+        t.rebuilds += c.rebuilds;
+        t.rebuilds_throttled += c.rebuilds_throttled;
+        t.connect_failures += c.connect_failures;
+        t.fill_timeouts += c.fill_timeouts;
+        t.closed_by_shutdown += c.closed_by_shutdown;
         add(&mut t.failed, &c.failed);
         add(&mut t.open_failures, &c.open_failures);
         add(&mut t.sql.closes, &c.sql.closes);
@@ -267,6 +300,29 @@ pub fn merged_latency_max(obs: &Observations, only: Option<usize>) -> u64 {
         .map(|(_, p)| p.checkout_latency_max_ns)
         .max()
         .unwrap_or(0)
+}
+
+/// The exact longest reservoir driver `Open()` of the selected pools, ns.
+pub fn merged_open_latency_max(obs: &Observations, only: Option<usize>) -> u64 {
+    obs.pools
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| only.is_none_or(|o| o == *i))
+        .map(|(_, p)| p.open_latency_max_ns)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Merge the reservoir driver `Open()` histograms of the selected pools.
+pub fn merged_open_latency(obs: &Observations, only: Option<usize>) -> Histogram<u64> {
+    let mut h = obs.pools[0].open_latency.clone();
+    h.reset();
+    for (i, p) in obs.pools.iter().enumerate() {
+        if only.is_none_or(|o| o == i) {
+            h.add(&p.open_latency).expect("same bounds");
+        }
+    }
+    h
 }
 
 /// Merge the checkout-latency histograms of the selected pools.

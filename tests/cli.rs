@@ -144,6 +144,32 @@ fn invalid_scenarios_exit_2_naming_the_key_and_line() {
 }
 
 #[test]
+fn validate_counts_pools_and_assertions_in_words() {
+    let d = tmp("counts");
+    let one = write(
+        &d,
+        "one.yaml",
+        "pools:\n  - {name: a, target_size: 1}\nassertions:\n  - {type: request_failures, max: 0}\n",
+    );
+    let o = poolsim(&["validate", &one]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).ends_with("valid (1 pool, 1 assertion)\n"),
+        "{o:?}"
+    );
+    let two = write(
+        &d,
+        "two.yaml",
+        "pools:\n  - {name: a, target_size: 1}\n  - {name: b, target_size: 1}\n",
+    );
+    let o = poolsim(&["validate", &two]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).ends_with("valid (2 pools, 0 assertions)\n"),
+        "{o:?}"
+    );
+}
+
+#[test]
 fn validation_reports_every_problem_at_once() {
     let d = tmp("many");
     let f = write(&d, "s.yaml", "duration: 0s\nsample_every: 0s\npools:\n  - {name: a, target_size: 0, reservoir: {enabled: true, guard_window: 20m}}\n");

@@ -202,7 +202,7 @@ fn scenario_yaml() -> impl Strategy<Value = String> {
         ])),
         opt((
             rate(),
-            prop::sample::select(vec!["token_bucket", "per_second", "fixed_window"]),
+            prop::sample::select(vec!["what_if_token_bucket", "per_second", "fixed_window"]),
         )),
         opt(latency()),
         opt(prop::sample::select(vec!["0", "0.1", "0.99", "1"])),

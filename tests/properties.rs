@@ -30,7 +30,7 @@ fn params() -> impl Strategy<Value = Params> {
         1u32..150,
         0.0f64..0.3,
         any::<u64>(),
-        prop::sample::select(vec!["token_bucket", "per_second", "fixed_window"]),
+        prop::sample::select(vec!["what_if_token_bucket", "per_second", "fixed_window"]),
         prop::sample::select(vec!["direct", "database_sql", "pool"]),
         (
             0u32..40,
@@ -95,8 +95,17 @@ fn yaml(p: &Params) -> String {
     y
 }
 
+/// Cases per property: 256 by default (about 10 s for both in release on
+/// 2 cores), `PROPTEST_CASES=N` for more (or fewer).
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(256)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), .. ProptestConfig::default() })]
 
     /// Every connection is in exactly one place, the cluster and the lease
     /// table agree with the client, checked every 100 ms of simulated time.
@@ -116,23 +125,69 @@ proptest! {
             prop_assert!(c <= p.limit, "second {}: {} connects > {}", s, c, p.limit);
         }
         prop_assert!(o.summary.cluster.peak_connections <= p.max_conns);
+        // Every connect attempt is some pool's; every refusal and every
+        // denied lease is some pool's failed open.
+        let cl = &o.summary.cluster;
+        let pools = &o.summary.pools;
+        let sum = |f: &dyn Fn(&poolsim::metrics::PoolSummary) -> u64| pools.iter().map(f).sum::<u64>();
+        prop_assert_eq!(cl.connects, sum(&|q| q.connects));
+        prop_assert_eq!(cl.lease_denials, sum(&|q| q.refill_failures["lease_acquire"]));
+        // (A refused connect fails when its connect would have ended, which
+        // can be after the run: at most one physical open in flight per
+        // refiller, the current one and each a pool rebuild leaked, and
+        // MaxOpen per sql.DB of a plain pool, the current one and each a
+        // rebuild replaced.)
+        let in_flight = sum(&|q| {
+            if q.stack == "pool" {
+                u64::from(q.target_size) * (1 + q.rebuilds)
+            } else {
+                1 + u64::from(q.leaked_refillers)
+            }
+        });
+        prop_assert!(
+            cl.refused_rate_limit + cl.refused_max_connections
+                <= sum(&|q| q.refill_failures["connection_open"]) + in_flight,
+            "refused {} + {}, connection_open failures {}, in flight {}; pools {:?}",
+            cl.refused_rate_limit, cl.refused_max_connections,
+            sum(&|q| q.refill_failures["connection_open"]), in_flight,
+            pools.iter().map(|q| (q.rebuilds, q.leaked_refillers, q.connect_failures, q.fill_timeouts, &q.refill_failures)).collect::<Vec<_>>()
+        );
+        prop_assert!(sum(&|q| q.opens) + cl.refused_rate_limit + cl.refused_max_connections <= cl.connects);
+        prop_assert_eq!(cl.max_connects_per_sec, o.summary.max_connects_per_sec);
         let last = &o.observations.samples[o.observations.samples.len() - o.summary.pools.len()..];
         for (pool, row) in o.summary.pools.iter().zip(last) {
             let done = pool.hits + pool.hits_after_wait + pool.failures;
             prop_assert_eq!(pool.requests, done + row.waiting as u64);
+            let by_cause: u64 = pool.failures_by_cause.values().sum();
+            prop_assert_eq!(by_cause, pool.failures);
+            // Who waited: every request served after a wait, some failures
+            // (and requests still waiting); an immediate hit never.
+            prop_assert!(pool.waited >= pool.hits_after_wait);
+            prop_assert!(pool.waited + pool.hits <= pool.requests);
+            if let (Some(lo), Some(hi)) = (pool.open_min, pool.open_max) {
+                prop_assert!(lo <= hi && hi <= pool.open_peak);
+            }
+            prop_assert!(pool.wait_ms.p50 <= pool.wait_ms.p99 && pool.wait_ms.p99 <= pool.wait_ms.max);
+            if p.stack == "direct" {
+                // One TryCheckout and at most one brief wait (100 ms).
+                prop_assert!(pool.wait_ms.max <= 100.0, "{}", pool.wait_ms.max);
+                prop_assert_eq!(pool.opens, pool.refills);
+            }
             if p.stack == "direct" {
                 // Every failure but a server-closed connection is an empty event.
                 prop_assert!(
                     pool.empty_events >= pool.failures - pool.failures_by_cause["bad_conn"]
                 );
             }
-            // MaxOpen caps what database/sql holds; the reservoir holds at
+            // MaxOpen caps what each sql.DB holds; each reservoir holds at
             // most target_ready (direct mode has no cap on connections out).
+            // A rebuild builds another of each, and the old reservoir lives on.
+            let dbs = (pool.rebuilds + 1) as u32;
             match p.stack {
-                "pool" => prop_assert!(pool.open_peak <= pool.target_size),
-                "database_sql" => {
-                    prop_assert!(pool.open_peak <= pool.target_size + pool.target_ready)
-                }
+                "pool" => prop_assert!(pool.open_peak <= pool.target_size * dbs),
+                "database_sql" => prop_assert!(
+                    pool.open_peak <= (pool.target_size + pool.target_ready) * dbs
+                ),
                 _ => {}
             }
         }

@@ -5,7 +5,7 @@
 
 use poolsim::model::refiller::RefillFailure;
 use poolsim::model::sql_pool::CloseCause;
-use poolsim::model::world::{FailCause, SampleRow, Stack};
+use poolsim::model::world::{FailCause, Observations, SampleRow, Stack};
 use poolsim::report::charts::{self, ChartSpec, Run, XAxis};
 use poolsim::report::{files, html, prom};
 use poolsim::run::RunOutput;
@@ -24,6 +24,7 @@ duration: 3m
 sample_every: 1s
 global_rate_limit: 30
 global_rate_limit_burst: 5
+global_rate_limiter: what_if_token_bucket
 token_failure_rate: 0.05
 workload:
   type: burst
@@ -67,6 +68,7 @@ duration: 3m
 sample_every: 1s
 global_rate_limit: 30
 global_rate_limit_burst: 5
+global_rate_limiter: what_if_token_bucket
 token_failure_rate: 0.05
 workload:
   type: burst
@@ -175,6 +177,38 @@ fn assert_close(a: &[(f64, f64)], b: &[(f64, f64)], what: &str) {
             "{what}: point {k} is {p:?} in the chart but {q:?} in the time series"
         );
     }
+}
+
+/// A pool's sampled quantity over time, straight from the samples
+/// (independent of the chart helpers it checks).
+fn samples_of(obs: &Observations, pool: u32, f: impl Fn(&SampleRow) -> f64) -> Vec<(f64, f64)> {
+    obs.samples
+        .iter()
+        .filter(|r| r.pool == pool)
+        .map(|r| (r.t as f64 / 1e9, f(r)))
+        .collect()
+}
+
+/// (lowest, median, highest) of several series at each instant, computed
+/// here rather than by the chart code.
+type Band = (Vec<(f64, f64)>, Vec<(f64, f64)>, Vec<(f64, f64)>);
+fn lo_med_hi(series: &[Vec<(f64, f64)>]) -> Band {
+    let mut out: Band = (vec![], vec![], vec![]);
+    for k in 0..series[0].len() {
+        let mut v: Vec<f64> = series.iter().map(|s| s[k].1).collect();
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let n = v.len();
+        let med = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        };
+        let x = series[0][k].0;
+        out.0.push((x, v[0]));
+        out.1.push((x, med));
+        out.2.push((x, v[n - 1]));
+    }
+    out
 }
 
 fn chart<'a>(specs: &'a [ChartSpec], stem: &str) -> &'a ChartSpec {
@@ -842,9 +876,9 @@ fn pools_are_grouped_beyond_eight_lines() {
         .find(|b| b.name.starts_with("ready"))
         .unwrap();
     let per: Vec<Vec<(f64, f64)>> = (0..8)
-        .map(|p| charts::gauge_series(&o.observations, p, |r| r.ready as f64))
+        .map(|p| samples_of(&o.observations, p, |r| r.ready as f64))
         .collect();
-    let (lo, med, hi) = charts::band_of(&per);
+    let (lo, med, hi) = lo_med_hi(&per);
     assert_eq!(band.lower, lo);
     assert_eq!(band.upper, hi);
     assert_eq!(
@@ -877,13 +911,21 @@ fn runs_can_be_compared_on_one_axis() {
     let c = chart(&specs, "connects-per-second");
     assert_eq!(c.lines.len(), 2);
     assert!(c.lines[0].name.starts_with("seed 7: ") && c.lines[1].name.starts_with("seed 8: "));
-    assert_eq!(c.lines[1].points, charts::connects_series(&b.observations));
+    // Connects in second k drawn at its end, k + 1.
+    let connects: Vec<(f64, f64)> = b
+        .observations
+        .connects_per_second
+        .iter()
+        .enumerate()
+        .map(|(k, &n)| ((k + 1) as f64, f64::from(n)))
+        .collect();
+    assert_eq!(c.lines[1].points, connects);
     // Each run in its own colour; the pool chart shows what every stack has.
     assert_ne!(c.lines[0].color, c.lines[1].color);
     let c = chart(&specs, "pool-01-history-1");
     assert_close(
         &c.series("seed 8: open (physical)").unwrap().points,
-        &charts::gauge_series(&b.observations, 0, |r| r.open as f64),
+        &samples_of(&b.observations, 0, |r| r.open as f64),
         "open",
     );
     assert!(c.series("seed 7: in use").is_some());
@@ -934,6 +976,7 @@ fn latency_over_time_takes_window_percentiles() {
         let w = charts::window_latency(obs, i);
         assert_eq!(w.len(), rows.len());
         assert!(w.iter().zip(&p99).all(|(a, b)| a.0 == b.0 && a.2 == b.1));
+        assert!(w.iter().zip(&p50).all(|(a, b)| a.1 == b.1));
     }
     // More than 4 pools: per service, the median p50 and the worst p99.
     let many = scenario(&many_pools_yaml(&[("history", 3), ("matching", 2)], "1m"));
@@ -941,13 +984,13 @@ fn latency_over_time_takes_window_percentiles() {
     let runs: [Run; 1] = [("run", &m.observations)];
     let spec = charts::latency_over_time_chart(&runs, &charts::Decor::default());
     let per: Vec<Vec<(f64, f64)>> = (0..3)
-        .map(|p| charts::gauge_series(&m.observations, p, |r| r.wait_p99_ns as f64 / 1e6))
+        .map(|p| samples_of(&m.observations, p, |r| r.wait_p99_ns as f64 / 1e6))
         .collect();
     assert_eq!(
         spec.series("history: p99 (worst of 3 pools)")
             .unwrap()
             .points,
-        charts::band_of(&per).2
+        lo_med_hi(&per).2
     );
     assert!(spec.series("matching: p50 (median of 2 pools)").is_some());
     let f = charts::render(&spec).unwrap();
@@ -1422,12 +1465,12 @@ fn compare_overlays_one_colour_per_mode() {
             &c.series(&format!("{name}: open (physical)"))
                 .unwrap()
                 .points,
-            &charts::gauge_series(obs, 0, |r| r.open as f64),
+            &samples_of(obs, 0, |r| r.open as f64),
             name,
         );
         assert_close(
             &c.series(&format!("{name}: in use")).unwrap().points,
-            &charts::gauge_series(obs, 0, |r| r.in_use as f64),
+            &samples_of(obs, 0, |r| r.in_use as f64),
             name,
         );
         assert_eq!(
@@ -1440,13 +1483,13 @@ fn compare_overlays_one_colour_per_mode() {
     for m in &cmp.modes {
         let obs = &m.output.observations;
         let per: Vec<Vec<(f64, f64)>> = (0..2)
-            .map(|p| charts::gauge_series(obs, p, |r| r.wait_p99_ns as f64 / 1e6))
+            .map(|p| samples_of(obs, p, |r| r.wait_p99_ns as f64 / 1e6))
             .collect();
         assert_eq!(
             c.series(&format!("{}: p99 (worst of 2 pools)", m.stack.name()))
                 .unwrap()
                 .points,
-            charts::band_of(&per).2
+            lo_med_hi(&per).2
         );
     }
 }
@@ -1513,6 +1556,17 @@ fn summary_traces_the_run_to_what_produced_it() {
         serde_json::to_value(&run(&parsed).summary).unwrap()["scenario_path"],
         serde_json::Value::Null
     );
+    // compare.json carries the same trace.
+    let c = poolsim::compare::compare(&sc, &poolsim::model::world::Stack::ALL, |_, _| {}).unwrap();
+    let cv: serde_json::Value = serde_json::from_str(&c.summary.to_json()).unwrap();
+    for k in [
+        "poolsim_version",
+        "scenario_path",
+        "scenario_sha256",
+        "measure_after_s",
+    ] {
+        assert_eq!(cv[k], v[k], "{k}");
+    }
     // The printed header says what measure_after leaves out.
     let text = poolsim::report::text::render(&o.summary, None);
     assert!(text.contains("2 pools"), "{text}");

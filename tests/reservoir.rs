@@ -40,20 +40,31 @@ fn lease_acquire_failures_when_the_lease_table_is_full() {
         "duration: 10s\nlease_table: {{limit: 4}}\n{ONE_POOL}"
     ));
     assert_eq!(o.summary.pools[0].refills, 4);
-    // After 4 leases every attempt is refused, retried every 250 ms.
+    // Four sequential 20 ms connects end at 80 ms; from then every attempt
+    // is refused, retried every 250 ms: at 0.08 + 0.25 k s for k = 0..=39.
     let f = failures(&o, "lease_acquire");
-    assert!((38..=40).contains(&f), "{f}");
+    assert_eq!(f, 40);
     assert_eq!(o.summary.cluster.lease_denials, f);
+    assert_eq!(
+        o.summary.pools[0].connects, 4,
+        "refused leases never connect"
+    );
 }
 
 #[test]
 fn rate_limit_failures_when_the_wait_would_pass_the_30s_deadline() {
     // 0.02/s: one token every 50 s, so the second open would wait past its 30 s deadline.
     let o = run(&format!(
-        "duration: 20s\nglobal_rate_limit: 0.02\n{ONE_POOL}"
+        "duration: 20s\nglobal_rate_limit: 0.02\nglobal_rate_limiter: what_if_token_bucket\n{ONE_POOL}"
     ));
     assert_eq!(o.summary.pools[0].refills, 1);
-    assert!(failures(&o, "rate_limit") > 0);
+    // The second open asks at 20 ms, is refused at once, and retries every
+    // 250 ms: at 0.02 + 0.25 k s for k = 0..=79.
+    assert_eq!(failures(&o, "rate_limit"), 80);
+    assert_eq!(
+        o.summary.pools[0].limiter_waits, 0,
+        "a refused reservation is no wait"
+    );
     // Refused reservations consume nothing: only the first open reached the cluster.
     assert_eq!(o.summary.pools[0].connects, 1);
 }
@@ -64,11 +75,46 @@ fn token_provider_failures_are_injected() {
         "duration: 1m\ntoken_failure_rate: 0.5\n{ONE_POOL}"
     ));
     let f = failures(&o, "token_provider");
-    assert!(f > 0);
     assert_eq!(
         o.summary.pools[0].refills, 10,
         "the refiller still reaches its target"
     );
+    // A failed token costs a 250 ms back-off, so the fill takes about
+    // (10 + f) attempts; f is the failures before the 10th success.
+    assert_eq!(
+        o.summary.pools[0].connects, 10,
+        "a failed token never connects"
+    );
+    assert!((1..=40).contains(&f), "{f}");
+}
+
+#[test]
+fn token_failures_happen_at_the_configured_rate() {
+    // With churn (every checkout is refilled), 30 minutes make about 8,000
+    // token requests: half of them must fail (5 sd: +- 0.028).
+    let o = run("
+duration: 30m
+token_failure_rate: 0.5
+workload: {type: constant, checkout_rate: 10, hold_duration: 100ms}
+pools:
+  - {name: p, target_size: 50, staggered_startup: false, reservoir: {enabled: true}}
+");
+    let p = &o.summary.pools[0];
+    let failed = failures(&o, "token_provider") as f64;
+    let tried = failed + p.connects as f64;
+    assert!(tried > 6000.0, "{tried}");
+    let share = failed / tried;
+    let tol = 5.0 * (0.25 / tried).sqrt();
+    assert!(
+        (share - 0.5).abs() < tol,
+        "{failed} of {tried} token requests failed"
+    );
+    assert_eq!(
+        p.connects, p.refills,
+        "every connect that got a token succeeded"
+    );
+    // The other failure reasons never happen here.
+    assert_eq!(p.refill_failures.values().sum::<u64>() as f64, failed);
 }
 
 #[test]
@@ -77,11 +123,12 @@ fn connection_open_failures_at_the_cluster_connection_limit() {
         "duration: 5s\ncluster: {{max_connections: 3}}\n{ONE_POOL}"
     ));
     assert_eq!(o.summary.pools[0].refills, 3);
-    assert!(failures(&o, "connection_open") > 0);
-    assert_eq!(
-        o.summary.cluster.refused_max_connections,
-        failures(&o, "connection_open")
-    );
+    // Three 20 ms connects end at 60 ms. Then every attempt reaches the
+    // cluster, is refused, fails when its 20 ms connect would have ended,
+    // and the refiller sleeps 250 ms: attempts at 0.06 + 0.27 k s, k = 0..=18.
+    assert_eq!(failures(&o, "connection_open"), 19);
+    assert_eq!(o.summary.cluster.refused_max_connections, 19);
+    assert_eq!(o.summary.pools[0].connects, 3 + 19);
     assert_eq!(o.summary.cluster.peak_connections, 3);
 }
 
@@ -91,17 +138,36 @@ fn connection_open_failures_over_the_cluster_connect_rate() {
     let o = run(&format!(
         "duration: 3s\nconnect_latency: 0\ncluster: {{connect_rate: 1, connect_burst: 5}}\n{ONE_POOL}"
     ));
-    assert!(failures(&o, "connection_open") > 0);
+    // 5 at t = 0 from the burst, then one token per second: the refill at
+    // 1, 2 and 3 s; every other attempt is refused at once and retried
+    // 250 ms later: at 0, 0.25, ..., 3.0 s but 1, 2, 3 s, plus the attempt
+    // right after each refill (0, 1, 2, 3 s): 13.
+    assert_eq!(o.summary.pools[0].refills, 8);
+    assert_eq!(failures(&o, "connection_open"), 13);
+    assert_eq!(o.summary.cluster.refused_rate_limit, 13);
+    assert_eq!(o.summary.cluster.connects, 8 + 13);
+}
+
+/// Every connection the refiller created is discarded or still open (ready
+/// or in use) at the end: none is lost or counted twice (direct stack).
+fn conserved(o: &poolsim::run::RunOutput) {
+    let p = &o.summary.pools[0];
+    let last = o.observations.samples.last().unwrap();
+    let discarded: u64 = p.discards.values().sum();
     assert_eq!(
-        o.summary.cluster.refused_rate_limit,
-        failures(&o, "connection_open")
+        p.refills,
+        u64::from(last.ready + last.in_use) + discarded,
+        "{p:?}"
     );
-    assert!(o.summary.pools[0].refills <= 5 + 3);
 }
 
 #[test]
 fn scanner_discards_expired_and_expiring_connections() {
-    // Lifetimes 10s + U[0,1s) with a 3 s guard: connections leave through the scanner.
+    // Lifetimes 10 s + U[0, 1 s) with a 3 s guard: a connection leaves at
+    // the first whole-second scan with less than 3 s left, 7 to 9 s after
+    // it was made, and its replacement comes within 120 ms (the refiller's
+    // 100 ms poll, a 20 ms connect): each of the 5 slots turns over 13 to 17
+    // times in 2 minutes.
     let o = run("
 duration: 2m
 pools:
@@ -110,12 +176,18 @@ pools:
     staggered_startup: false
     reservoir: {enabled: true, base_lifetime: 10s, jitter: 1s, guard_window: 3s}
 ");
-    assert!(discards(&o, "expiring_soon_on_scan") > 0);
+    let soon = discards(&o, "expiring_soon_on_scan");
+    assert!((5 * 12..=5 * 17).contains(&soon), "{soon}");
+    let total: u64 = o.summary.pools[0].discards.values().sum();
     assert_eq!(
-        discards(&o, "expired_on_scan"),
-        0,
-        "the guard catches them first"
+        total, soon,
+        "the guard catches them first, and nothing else discards"
     );
+    conserved(&o);
+    // A 1 ns guard and no jitter: the five connections made at 20, 40, ...,
+    // 100 ms expire at 10.02..10.1 s; the scan at 11 s finds them expired
+    // (0 left), the refiller replaces them by 11.2 s, and so on every 11 s:
+    // 10 rounds of 5 in 2 minutes.
     let o = run("
 duration: 2m
 pools:
@@ -124,7 +196,10 @@ pools:
     staggered_startup: false
     reservoir: {enabled: true, base_lifetime: 10s, jitter: 0s, guard_window: 1ns}
 ");
-    assert!(discards(&o, "expired_on_scan") > 0);
+    assert_eq!(discards(&o, "expired_on_scan"), 50);
+    assert_eq!(discards(&o, "expiring_soon_on_scan"), 0);
+    assert_eq!(o.summary.pools[0].refills, 55);
+    conserved(&o);
 }
 
 #[test]
@@ -140,9 +215,19 @@ pools:
     staggered_startup: false
     reservoir: {enabled: true, base_lifetime: 9500ms, jitter: 0s, guard_window: 2s}
 ");
-    assert!(discards(&o, "insufficient_remaining_lifetime") > 0);
     let p = &o.summary.pools[0];
-    assert!(p.empty_events >= discards(&o, "insufficient_remaining_lifetime"));
+    let guard = discards(&o, "insufficient_remaining_lifetime");
+    // Every connection made at t enters the guard at t + 7.5 s, half a
+    // second before a scan would remove it: a checkout (every 2.5 ms) finds
+    // it at the head in that half second. About 24,000 checkouts over ~330
+    // connections: a third of them are met by a checkout first.
+    assert!((50..=300).contains(&guard), "{guard}");
+    // A discarded head is one empty event, and the request waits for the
+    // next connection (the buffer is never empty here): no failure.
+    assert_eq!(p.empty_events, guard);
+    assert_eq!(p.hits_after_wait, guard);
+    assert_eq!(p.failures, 0);
+    conserved(&o);
 }
 
 #[test]
@@ -157,18 +242,27 @@ pools:
     reservoir: {enabled: true}
 ");
     let p = &o.summary.pools[0];
-    assert!(discards(&o, "reservoir_full") > 0);
-    // Every connection created is either still open (ready or in use) or was discarded.
+    // With no expiry in 5 minutes, all discards are returns the refiller had
+    // replaced while they were out: the refiller creates one connection per
+    // checkout beyond the first 20 (no limiter wait: 10/s is exactly the
+    // instance's token bucket), so discards = checkouts - 20 - (still out).
     let last = o.observations.samples.last().unwrap();
+    let full = discards(&o, "reservoir_full");
     let discarded: u64 = p.discards.values().sum();
-    assert_eq!(p.refills, (last.ready + last.in_use) as u64 + discarded);
-    // With no expiry in 5 minutes, all discards are returns the refiller had replaced.
-    assert_eq!(discarded, discards(&o, "reservoir_full"));
+    assert_eq!(discarded, full);
+    assert!(
+        full * 10 >= p.checkouts * 6,
+        "{full} of {} checkouts",
+        p.checkouts
+    );
+    assert!(full <= p.checkouts - u64::from(last.in_use), "{full}");
+    conserved(&o);
 }
 
 #[test]
 fn returns_inside_the_guard_window_are_discarded() {
-    // 30 s lifetimes, 10 s guard, 25 s holds: a connection taken late in life comes back inside the guard.
+    // 30 s lifetimes, 10 s guard, 15 s holds: a connection taken with less
+    // than 25 s left comes back inside the guard (or expired).
     let o = run("
 duration: 5m
 workload: {type: constant, checkout_rate: 1, hold_duration: 15s}
@@ -178,11 +272,16 @@ pools:
     staggered_startup: false
     reservoir: {enabled: true, base_lifetime: 30s, jitter: 0s, guard_window: 10s}
 ");
+    let on_return = discards(&o, "insufficient_remaining_lifetime_on_return")
+        + discards(&o, "expired_on_return");
+    let p = &o.summary.pools[0];
     assert!(
-        discards(&o, "insufficient_remaining_lifetime_on_return")
-            + discards(&o, "expired_on_return")
-            > 0
+        on_return * 2 >= p.checkouts,
+        "{on_return} of {}",
+        p.checkouts
     );
+    conserved(&o);
+    // 40 s holds of 30 s connections: every connection comes back expired.
     let o = run("
 duration: 5m
 workload: {type: constant, checkout_rate: 1, hold_duration: 40s}
@@ -192,7 +291,16 @@ pools:
     staggered_startup: false
     reservoir: {enabled: true, base_lifetime: 30s, jitter: 0s, guard_window: 1s}
 ");
-    assert!(discards(&o, "expired_on_return") > 0);
+    let p = &o.summary.pools[0];
+    let last = o.observations.samples.last().unwrap();
+    assert_eq!(
+        discards(&o, "expired_on_return"),
+        p.checkouts - u64::from(last.in_use),
+        "{p:?}"
+    );
+    assert_eq!(discards(&o, "insufficient_remaining_lifetime_on_return"), 0);
+    assert_eq!(discards(&o, "reservoir_full"), 0);
+    conserved(&o);
 }
 
 #[test]
@@ -209,22 +317,32 @@ pools:
     reservoir: {enabled: true, empty_wait: 100ms}
 ");
     let p = &o.summary.pools[0];
-    assert!(p.failures > 0);
-    // Every request has an outcome, except one that may still be waiting at the end.
+    // Requests every 100 ms from 0.2 s (the one at 0.1 s is refused before
+    // the pool serves) to 60 s: 599. The first takes the connection at
+    // once; from then, each time it comes back (every second) the request
+    // waiting for it takes it: 59 more. The rest wait 100 ms and fail,
+    // but the last, still waiting at the end.
+    assert_eq!(p.requests, 599);
+    assert_eq!((p.hits, p.hits_after_wait), (1, 59));
+    assert_eq!(p.failures, 599 - 60 - 1);
+    assert_eq!(p.failures_by_cause["no_connection"], p.failures);
     let last = o.observations.samples.last().unwrap();
+    assert_eq!(last.waiting, 1);
     assert_eq!(
         p.requests,
         p.hits + p.hits_after_wait + p.failures + last.waiting as u64
     );
-    assert!(p.empty_events >= p.failures);
+    // Every request but the first found the buffer empty once.
+    assert_eq!(p.empty_events, p.requests - 1);
     // A failed Open() waited exactly empty_wait.
     assert_eq!(p.checkout_latency_ms.max, 100.0);
+    assert_eq!(p.waited, p.requests - 2);
 }
 
 #[test]
 fn hits_after_wait_when_a_connection_returns_during_the_wait() {
-    // Holds of 50 ms, arrivals every 60 ms... with a single connection; every other
-    // request lands while it is out and gets it back inside the 100 ms wait.
+    // Holds of 80 ms, arrivals every 50 ms, a single connection: the queue
+    // of waiters grows by 30 ms per request until a wait would pass 100 ms.
     let o = run("
 duration: 30s
 workload: {type: constant, checkout_rate: 20, hold_duration: 80ms, arrival: uniform}
@@ -236,15 +354,27 @@ pools:
     reservoir: {enabled: true}
 ");
     let p = &o.summary.pools[0];
-    assert!(p.hits_after_wait > 0, "{p:?}");
-    assert!(p.checkout_latency_ms.max > 0.0 && p.checkout_latency_ms.max <= 100.0);
+    // The first request takes the connection at once (at 0.15 s: the one
+    // at 0.1 s comes before the gate opens). From then on the connection is
+    // never idle: with arrivals every 50 ms and waits of up to 100 ms, a
+    // request is always waiting when it comes back, and takes it. Holds
+    // start every 80 ms: 0.15 + 0.08 k <= 30 s for k = 1..=373.
+    assert_eq!(p.hits, 1);
+    assert_eq!(p.hits_after_wait, 373);
+    let last = o.observations.samples.last().unwrap();
+    assert_eq!(
+        p.requests,
+        p.hits + p.hits_after_wait + p.failures + last.waiting as u64
+    );
+    assert_eq!(p.checkout_latency_ms.max, 100.0);
+    assert!(p.checkout_latency_ms.p50 > 0.0 && p.checkout_latency_ms.p50 < 100.0);
 }
 
 #[test]
 fn refiller_under_a_limiter_fills_200_connections_in_about_2s() {
     // 4 pools x 50 behind 100/s (burst 1): 200 connections take ~2 s, never >100 in a second.
     let mut y = String::from(
-        "duration: 10s\nsample_every: 100ms\nglobal_rate_limit: 100\nconnect_latency: 1ms\npools:\n",
+        "duration: 10s\nsample_every: 100ms\nglobal_rate_limit: 100\nglobal_rate_limiter: what_if_token_bucket\nconnect_latency: 1ms\npools:\n",
     );
     for i in 0..4 {
         y.push_str(&format!(
@@ -284,6 +414,7 @@ fn initial_fill_gate_holds_traffic_until_low_watermark() {
     let o = run("
 duration: 20s
 global_rate_limit: 10
+global_rate_limiter: what_if_token_bucket
 connect_latency: 0
 workload: {type: constant, checkout_rate: 10, arrival: uniform}
 pools:

@@ -492,13 +492,14 @@ fn validation_names_only_keys_the_file_wrote() {
     );
     assert!(!e.contains("target_ready"), "{e}");
     // Token-bucket rates that round to zero, at their keys.
-    let e = common::invalid("global_rate_limit: 0.0001\npools: [{name: p, target_size: 1}]\n");
+    let e = common::invalid("global_rate_limit: 0.0001\nglobal_rate_limiter: what_if_token_bucket\npools: [{name: p, target_size: 1}]\n");
     assert!(
         e.contains("s.yaml:1: global_rate_limit: must be at least 0.001"),
         "{e}"
     );
     // The smallest accepted rate runs.
-    common::run("duration: 5s\nglobal_rate_limit: 0.001\nlocal_rate_limit: 0.001\ncluster: {connect_rate: 0.001}\npools: [{name: p, target_size: 1}]\n");
+    common::run("duration: 5s\nglobal_rate_limit: 0.001\nglobal_rate_limiter: what_if_token_bucket\ncluster: {connect_rate: 0.001}\npools: [{name: p, target_size: 1}]\n");
+    common::run("duration: 5s\nlocal_rate_limit: 0.001\ncluster: {connect_rate: 0.001}\npools: [{name: p, target_size: 1}]\n");
 }
 
 #[test]

@@ -29,8 +29,11 @@ pub struct Conn {
     pub created_at: Time,
     /// Client-side lifetime: `base_lifetime + U[0, jitter)` for reservoir connections.
     pub lifetime: Time,
-    /// Index of the pool that owns it.
-    pub pool: u32,
+    /// Index of the database/sql generation (the world's `Db`: one
+    /// `sql.DB` with its reservoir, if any) that owns it.
+    pub db: u32,
+    /// It holds a global lease (reservoir mode with the lease table on).
+    pub leased: bool,
     /// Where it is now.
     pub place: Place,
     /// The server closed it (60-minute limit); the client does not know yet:
@@ -57,11 +60,12 @@ pub struct ConnTable {
 
 impl ConnTable {
     /// A new connection, placed at `place`.
-    pub fn open(&mut self, pool: u32, created_at: Time, lifetime: Time, place: Place) -> ConnId {
+    pub fn open(&mut self, db: u32, created_at: Time, lifetime: Time, place: Place) -> ConnId {
         let c = Conn {
             created_at,
             lifetime,
-            pool,
+            db,
+            leased: false,
             place,
             server_closed: false,
         };
@@ -101,16 +105,21 @@ impl ConnTable {
         self.live
     }
 
-    /// Count connections of `pool` that satisfy `f` (for invariant checks; O(n)).
-    pub fn count_where(&self, pool: u32, f: impl Fn(&Conn) -> bool) -> usize {
-        self.conns.iter().filter(|c| c.pool == pool && f(c)).count()
+    /// Count connections of `db` that satisfy `f` (for invariant checks; O(n)).
+    pub fn count_where(&self, db: u32, f: impl Fn(&Conn) -> bool) -> usize {
+        self.conns.iter().filter(|c| c.db == db && f(c)).count()
     }
 
-    /// Count open connections of `pool` at `place` (for invariant checks; O(n)).
-    pub fn count(&self, pool: u32, place: Place) -> usize {
+    /// Count open connections of `db` at `place` (for invariant checks; O(n)).
+    pub fn count(&self, db: u32, place: Place) -> usize {
         self.conns
             .iter()
-            .filter(|c| c.pool == pool && c.place == place)
+            .filter(|c| c.db == db && c.place == place)
             .count()
+    }
+
+    /// Every open connection (for invariant checks).
+    pub fn live_conns(&self) -> impl Iterator<Item = &Conn> + '_ {
+        self.conns.iter().filter(|c| c.place != Place::Closed)
     }
 }

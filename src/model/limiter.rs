@@ -250,9 +250,27 @@ impl PerSecondLimiter {
         deadline: Time,
         rng: &mut R,
     ) -> Attempt {
-        if self.window.admit(now) {
+        if self.admit(now) {
             return Attempt::Granted;
         }
+        self.after_denial(now, started, deadline, rng)
+    }
+
+    /// The conditional increment of one attempt made at `now`, counted in the
+    /// second containing `now`: `true` when granted.
+    pub fn admit(&mut self, now: Time) -> bool {
+        self.window.admit(now)
+    }
+
+    /// A denied caller learns of the denial at `now`: the time of its next
+    /// attempt, or [`Attempt::GiveUp`] (see [`Self::attempt`]).
+    pub fn after_denial<R: Rng + ?Sized>(
+        &self,
+        now: Time,
+        started: Time,
+        deadline: Time,
+        rng: &mut R,
+    ) -> Attempt {
         let boundary = next_second(now);
         let at = if boundary - now < Self::NEAR_BOUNDARY {
             boundary.saturating_add(rng.random_range(0..Self::BOUNDARY_JITTER))

@@ -13,6 +13,7 @@
 //! | [`driver`] | creating one connection: stagger, lease, limiter, IAM token, connect |
 //! | [`limiter`] | client-side rate limiters (token bucket, DynamoDB per-second, old fixed window) |
 //! | [`lease_table`] | the global connection lease table (DynamoDB) |
+//! | [`dynamodb`] | DynamoDB calls: latency and failures of the lease table's and the limiter's round trips |
 //! | [`dsql_cluster`] | the Aurora DSQL cluster: connection limit, server-side connect rate |
 //! | [`world`] | the wiring: a deployment of pools on one cluster, driven by the engine (one file per job, calls one-way: see its module documentation) |
 //!
@@ -23,6 +24,7 @@ pub mod conn;
 pub mod dist;
 pub mod driver;
 pub mod dsql_cluster;
+pub mod dynamodb;
 pub mod keeper;
 pub mod lease_table;
 pub mod limiter;
@@ -42,10 +44,13 @@ pub mod stream_kind {
     pub const REFILLER: u16 = 2;
     /// A pool's driver (startup stagger, connect latency, token failures).
     pub const DRIVER: u16 = 3;
-    /// The cluster-wide limiter (per-second limiter back-off jitter).
+    /// A process's per-second limiter (its back-off jitter), by process index.
     pub const LIMITER: u16 = 4;
     /// A pool's database/sql (the random waiter a released connection goes to).
     pub const SQL_POOL: u16 = 5;
     /// A plain pool's warmup (back-off jitter).
     pub const WARMUP: u16 = 6;
+    /// A process's DynamoDB calls (latency and failures of lease and limiter
+    /// calls; the per-second limiter's back-off jitter).
+    pub const PROCESS: u16 = 7;
 }

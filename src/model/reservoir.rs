@@ -200,6 +200,12 @@ impl Reservoir {
         self.buffer.iter().copied()
     }
 
+    /// Take every buffered connection out (the reservoir is shut down; the
+    /// caller closes them). Not a discard: no reason is counted.
+    pub fn drain(&mut self) -> impl Iterator<Item = ConnId> + '_ {
+        self.buffer.drain(..)
+    }
+
     fn discard(&mut self, why: Discard) {
         self.stats.discards[why as usize] += 1;
     }

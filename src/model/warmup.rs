@@ -32,9 +32,11 @@
 //!   over, so the pool cannot hand the same free connection back to the next
 //!   attempt; the world should do the same and release them all at
 //!   [`WarmupStep::Done`].
-//! - `target` is the number of connections to create (production: MaxOpen minus
-//!   the connections already open, i.e. MaxOpen at start); the stagger is
-//!   chosen from it.
+//! - `target` is the number of connections to create: production's `needed`,
+//!   MaxOpen minus the connections already open. The warmup runs after the
+//!   startup ping has opened one, so it creates MaxOpen - 1
+//!   ([`Warmup::for_pool`]); the stagger is chosen from the pool size
+//!   (MaxOpen) and spread over the `needed - 1` pauses.
 
 use crate::engine::{SimRng, Time, MILLISECOND, MINUTE, SECOND};
 use rand::Rng;
@@ -88,6 +90,7 @@ pub struct WarmupStats {
 /// One instance's warmup.
 pub struct Warmup {
     target: u32,
+    stagger: Time,
     delay_between: Time,
     /// Connections finished (created or given up).
     index: u32,
@@ -103,9 +106,19 @@ pub struct Warmup {
 }
 
 impl Warmup {
-    /// A warmup creating `target` connections, drawing back-off jitter from `rng`.
+    /// A warmup creating `target` connections, drawing back-off jitter from
+    /// `rng`, with the stagger of a pool of `target` connections.
     pub fn new(target: u32, rng: SimRng) -> Self {
-        let stagger = stagger_for(target);
+        Self::for_pool(target, target, rng)
+    }
+
+    /// The warmup production runs after the startup ping: it creates `needed`
+    /// connections (MaxOpen minus those already open), spread over the
+    /// stagger of a pool of `pool_size` (`CalculateStaggerDuration(targetPoolSize)`
+    /// with `delayBetweenConns = stagger / (needed - 1)`).
+    pub fn for_pool(pool_size: u32, needed: u32, rng: SimRng) -> Self {
+        let target = needed;
+        let stagger = stagger_for(pool_size);
         let delay_between = if stagger > 0 && target > 1 {
             stagger / u64::from(target - 1)
         } else {
@@ -113,6 +126,7 @@ impl Warmup {
         };
         Warmup {
             target,
+            stagger,
             delay_between,
             index: 0,
             retry: 0,
@@ -128,9 +142,9 @@ impl Warmup {
         self.target
     }
 
-    /// The stagger window ([`stagger_for`] the target).
+    /// The stagger window ([`stagger_for`] the pool size).
     pub fn stagger(&self) -> Time {
-        stagger_for(self.target)
+        self.stagger
     }
 
     /// The pause between one connection's end and the next one's start.

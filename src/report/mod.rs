@@ -33,6 +33,13 @@ pub struct ClusterSummary {
     pub refused_max_connections: u64,
     /// Lease acquisitions refused by the lease table.
     pub lease_denials: u64,
+    /// Lease releases that failed: each leaves the lease counter one too
+    /// high for good.
+    pub leases_lost: u64,
+    /// At the end: the lease counter, and the open connections holding a lease.
+    pub lease_counter_end: u32,
+    /// At the end: open connections holding a lease.
+    pub leased_connections_end: u32,
 }
 
 /// The whole of `summary.json`.
@@ -132,6 +139,9 @@ impl Summary {
                 refused_rate_limit: obs.cluster_refusals.0,
                 refused_max_connections: obs.cluster_refusals.1,
                 lease_denials: obs.lease_denials,
+                leases_lost: obs.leases_lost,
+                lease_counter_end: obs.cluster_samples.last().map_or(0, |c| c.leases),
+                leased_connections_end: obs.cluster_samples.last().map_or(0, |c| c.leased_conns),
             },
             pools: (0..obs.pools.len())
                 .map(|i| PoolSummary::new(obs, i))

@@ -234,7 +234,7 @@ impl Writer<'_> {
         self.header(
             family,
             "histogram",
-            "Wait for a connection of every request (0 for an immediate hit), milliseconds (the production name and unit), final state of the run.",
+            "Duration of every reservoir driver Open() (TryCheckout, then the brief wait; failures included), milliseconds (the production name and unit), final state of the run; empty for a plain pool.",
         );
         let Some(t) = self.obs.samples.last().map(|r| r.t) else {
             return;
@@ -242,7 +242,7 @@ impl Writer<'_> {
         let ts = fmt_timestamp(self.start + t);
         for (pool, p) in self.obs.pools.iter().enumerate() {
             let labels = format!("{},{}", self.run, self.services[pool]);
-            let h = &p.checkout_latency;
+            let h = &p.open_latency;
             let mut buckets = [0u64; LATENCY_BUCKETS_NS.len()];
             let mut sum_ns: u128 = 0;
             for v in h.iter_recorded() {

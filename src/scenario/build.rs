@@ -8,11 +8,16 @@ use crate::engine::time::{format_duration, parse_duration, parse_rfc3339};
 use crate::engine::{Limits, Time, HOUR, MILLISECOND, MINUTE, SECOND};
 use crate::model::dist::DurationDist;
 use crate::model::dsql_cluster::ClusterConfig;
+use crate::model::dynamodb::DynamoConfig;
 use crate::model::lease_table::LeaseConfig;
 use crate::model::limiter::TokenBucket;
+use crate::model::refiller::Pacing;
 use crate::model::reservoir::ReservoirConfig;
 use crate::model::workload::{ArrivalProcess, RateShape, WorkloadConfig};
-use crate::model::world::{LimiterConfig, PoolConfig, SqlSettings, Stack, WorldConfig};
+use crate::model::world::{
+    LimiterConfig, PoolConfig, ProcessConfig, ProcessLimiter, RebuildConfig, SqlSettings, Stack,
+    WorldConfig,
+};
 
 /// The documented defaults (README.md has the same table).
 pub struct Defaults;
@@ -489,7 +494,7 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
         },
     };
 
-    let kind = f.global_rate_limiter.unwrap_or(LimiterKind::TokenBucket);
+    let kind = f.global_rate_limiter.unwrap_or(LimiterKind::PerSecond);
     let global_limiter = match f.global_rate_limit {
         None => {
             v.not_for(
@@ -505,7 +510,7 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
             None
         }
         Some(r) => {
-            let rate = if kind == LimiterKind::TokenBucket {
+            let rate = if kind == LimiterKind::WhatIfTokenBucket {
                 v.bucket_rate("global_rate_limit", Some(r))
             } else {
                 v.rate("global_rate_limit", Some(r), 1.0e9)
@@ -515,8 +520,15 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
                 v.err("global_rate_limit_burst", "must be at least 1");
             }
             match (kind, rate) {
+                (LimiterKind::TokenBucket, _) => {
+                    v.err(
+                        "global_rate_limiter",
+                        "token_bucket is now what_if_token_bucket: a cluster-wide token bucket has no production counterpart (production runs one limiter per process: its own token bucket, or the distributed per_second limiter); write what_if_token_bucket to keep it as a what-if",
+                    );
+                    None
+                }
                 (_, None) => None,
-                (LimiterKind::TokenBucket, Some(rate)) => Some(LimiterConfig::TokenBucket {
+                (LimiterKind::WhatIfTokenBucket, Some(rate)) => Some(LimiterConfig::TokenBucket {
                     rate,
                     burst: burst.max(1),
                 }),
@@ -541,6 +553,39 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
                 }
             }
         }
+    };
+
+    let dynamodb = match &f.dynamodb {
+        None => DynamoConfig::default(),
+        Some(d) => {
+            let latency = d
+                .latency
+                .as_ref()
+                .map_or(DurationDist::Fixed(0), |l| v.latency("dynamodb.latency", l));
+            let failure_rate = d.failure_rate.unwrap_or(0.0);
+            if !(failure_rate.is_finite() && (0.0..=1.0).contains(&failure_rate)) {
+                v.err(
+                    "dynamodb.failure_rate",
+                    format!("must be between 0 and 1 (got {failure_rate})"),
+                );
+            }
+            DynamoConfig {
+                latency,
+                failure_rate: failure_rate.clamp(0.0, 1.0),
+            }
+        }
+    };
+    let rebuild = RebuildConfig {
+        enabled: f
+            .pool_rebuild
+            .as_ref()
+            .and_then(|r| r.enabled)
+            .unwrap_or(true),
+        stop_old_refiller: f
+            .pool_rebuild
+            .as_ref()
+            .and_then(|r| r.stop_old_refiller)
+            .unwrap_or(false),
     };
 
     let default_latency = match &f.connect_latency {
@@ -598,6 +643,7 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
         v.err("pools", "must list at most 10000 pools");
     }
     let mut pools = Vec::with_capacity(f.pools.len());
+    let mut processes = Vec::with_capacity(f.pools.len());
     let mut requests = 0.0;
     let mut concurrent = 0.0;
     let mut names = std::collections::BTreeSet::new();
@@ -624,6 +670,7 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
             initial_fill_timeout: None,
             empty_wait: None,
             stack: None,
+            refill: None,
         });
         let stack = if r.enabled.unwrap_or(false) {
             match r.stack.unwrap_or(StackKind::Direct) {
@@ -640,7 +687,30 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
             p.pool.as_ref(),
             p.target_size,
         );
-        let local_limiter = local_limiter(&mut v, &f, p, i);
+        let limiter = if global_limiter.is_some() {
+            // One limiter per process: the cluster-wide one replaces the local bucket.
+            let why = "when global_rate_limit is set: production runs one limiter per process, the distributed one or its own token bucket, never both";
+            v.not_for(&at("local_rate_limit"), p.local_rate_limit.is_some(), why);
+            v.not_for(
+                &at("local_rate_limit_burst"),
+                p.local_rate_limit_burst.is_some(),
+                why,
+            );
+            if i == 0 {
+                v.not_for("local_rate_limit", f.local_rate_limit.is_some(), why);
+                v.not_for(
+                    "local_rate_limit_burst",
+                    f.local_rate_limit_burst.is_some(),
+                    why,
+                );
+            }
+            ProcessLimiter::Shared
+        } else {
+            match local_limiter(&mut v, &f, p, i) {
+                Some((rate, burst)) => ProcessLimiter::Local { rate, burst },
+                None => ProcessLimiter::None,
+            }
+        };
         let low_watermark = r.low_watermark.unwrap_or(p.target_size);
         // DOMAIN.md section 6: target_ready is raised to low_watermark if lower.
         let target_ready = r.target_ready.unwrap_or(p.target_size).max(low_watermark);
@@ -724,17 +794,27 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
             p.startup_max_delay
                 .map_or(Defaults::STARTUP_MAX_DELAY, |d| d.0)
         });
+        let refill = match r.refill {
+            None | Some(RefillSpec::Continuous) => Pacing::Continuous,
+            Some(RefillSpec::Paced) => Pacing::Paced { low_watermark },
+        };
         pools.push(PoolConfig {
             name: p.name.clone(),
+            service: p.name.clone(),
             target_size: p.target_size,
             stack,
             sql,
-            local_limiter,
             reservoir,
+            refill,
             workload,
             connect_latency,
-            startup_max_delay,
             token_failure_rate,
+        });
+        // Each pool of the list is one process of its own.
+        processes.push(ProcessConfig {
+            pools: 1,
+            startup_max_delay,
+            limiter,
         });
     }
     // The load estimates belong to a workload the file wrote.
@@ -775,8 +855,11 @@ pub fn build(f: ScenarioFile, lines: &KeyLines, stem: &str) -> Result<Scenario, 
         sample_every,
         measure_after,
         pools,
+        processes,
         global_limiter,
         leases,
+        dynamodb,
+        rebuild,
         cluster,
         limits: Limits::default(),
     };

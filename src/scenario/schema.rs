@@ -196,6 +196,10 @@ pub struct ScenarioFile {
     pub local_rate_limit: Option<f64>,
     /// Its burst.
     pub local_rate_limit_burst: Option<u32>,
+    /// Latency and failures of DynamoDB calls.
+    pub dynamodb: Option<DynamoSpec>,
+    /// The handle's rebuild on a lost connection.
+    pub pool_rebuild: Option<RebuildSpec>,
     /// The pools.
     pub pools: Vec<PoolSpec>,
     /// Checks of the run.
@@ -206,12 +210,45 @@ pub struct ScenarioFile {
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LimiterKind {
-    /// x/time/rate token bucket.
+    /// The name of the cluster-wide token bucket before it became a what-if:
+    /// refused with a hint.
     TokenBucket,
-    /// DynamoDB per-second counter.
+    /// A what-if: one x/time/rate token bucket for the whole cluster.
+    WhatIfTokenBucket,
+    /// DynamoDB per-second counter (the distributed rate limiter).
     PerSecond,
     /// The old simulator's fixed window.
     FixedWindow,
+}
+
+/// `reservoir.refill`: how the refiller paces its opens.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefillSpec {
+    /// Production: back to back while below target.
+    Continuous,
+    /// Task 5's paced design.
+    Paced,
+}
+
+/// `dynamodb:`: latency and failures of DynamoDB calls.
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DynamoSpec {
+    /// Time of one call (a duration or a distribution).
+    pub latency: Option<LatencySpec>,
+    /// Probability that a call fails.
+    pub failure_rate: Option<f64>,
+}
+
+/// `pool_rebuild:`: the handle's rebuild on a lost connection.
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RebuildSpec {
+    /// Model the rebuild (production does it).
+    pub enabled: Option<bool>,
+    /// Model the fix: the old refiller is stopped.
+    pub stop_old_refiller: Option<bool>,
 }
 
 /// `cluster:`.
@@ -315,6 +352,8 @@ pub struct ReservoirSpec {
     pub empty_wait: Option<Dur>,
     /// `direct` or `database_sql`.
     pub stack: Option<StackKind>,
+    /// `continuous` or `paced`.
+    pub refill: Option<RefillSpec>,
 }
 
 /// Workload type.

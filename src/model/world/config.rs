@@ -6,7 +6,9 @@
 use crate::engine::{Limits, Time};
 use crate::model::dist::DurationDist;
 use crate::model::dsql_cluster::ClusterConfig;
+use crate::model::dynamodb::DynamoConfig;
 use crate::model::lease_table::LeaseConfig;
+use crate::model::refiller::Pacing;
 use crate::model::reservoir::ReservoirConfig;
 use crate::model::workload::WorkloadConfig;
 
@@ -53,15 +55,21 @@ pub enum FailCause {
     /// It got a connection the server had closed (direct stack only; the
     /// database/sql stacks retry).
     BadConn,
+    /// The pool had no usable database: its `sql.DB` was being rebuilt and
+    /// the rebuild failed or was throttled ("no usable database connection
+    /// found"), or the `sql.DB` it waited in was closed by a rebuild
+    /// (`sql: database is closed`).
+    Unavailable,
 }
 
 impl FailCause {
     /// Every cause, in a fixed order.
-    pub const ALL: [FailCause; 4] = [
+    pub const ALL: [FailCause; 5] = [
         FailCause::Deadline,
         FailCause::NoConnection,
         FailCause::OpenFailed,
         FailCause::BadConn,
+        FailCause::Unavailable,
     ];
 
     /// The label in reports.
@@ -71,19 +79,33 @@ impl FailCause {
             FailCause::NoConnection => "no_connection",
             FailCause::OpenFailed => "open_failed",
             FailCause::BadConn => "bad_conn",
+            FailCause::Unavailable => "unavailable",
         }
     }
 }
 
-/// Which client-side limiter the cluster-wide `global_rate_limit` uses.
+/// The cluster-wide client limiter (`global_rate_limit`): its state is shared
+/// by every process whose limiter is [`ProcessLimiter::Shared`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum LimiterConfig {
-    /// Token bucket (x/time/rate): `rate`/s, `burst`.
+    /// A what-if with no production counterpart: one token bucket
+    /// (x/time/rate) for the whole cluster, `rate`/s, `burst`.
     TokenBucket { rate: f64, burst: u32 },
-    /// DynamoDB per-second counter: `limit` per second.
+    /// The distributed per-second limiter (DynamoDB): `limit` per second.
     PerSecond { limit: u32 },
     /// The old simulator's fixed window: `limit` per second.
     FixedWindow { limit: u32 },
+}
+
+/// The one connection-rate limiter of a process.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ProcessLimiter {
+    /// None.
+    None,
+    /// Its own token bucket (x/time/rate): `rate`/s, `burst`.
+    Local { rate: f64, burst: u32 },
+    /// The cluster-wide limiter of [`WorldConfig::global_limiter`].
+    Shared,
 }
 
 /// The database/sql settings of a pool (plain pool; MaxIdle and the request
@@ -104,29 +126,65 @@ pub struct SqlSettings {
     pub request_timeout: Time,
 }
 
-/// One pool (one instance) of the world.
+/// One pool of the world: one `DatabaseHandle` of one process (a row of the
+/// reports).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PoolConfig {
-    /// Name (the service).
+    /// Name (unique).
     pub name: String,
+    /// The service it belongs to (reports group pools by it).
+    pub service: String,
     /// `target_size` (MaxOpen / max_conns).
     pub target_size: u32,
     /// How requests get connections.
     pub stack: Stack,
     /// The reservoir (used by the reservoir stacks).
     pub reservoir: ReservoirConfig,
+    /// How the reservoir's refiller paces its opens.
+    pub refill: Pacing,
     /// database/sql settings (used by the database/sql stacks).
     pub sql: SqlSettings,
     /// Its callers, if any.
     pub workload: Option<WorkloadConfig>,
     /// Connect latency.
     pub connect_latency: DurationDist,
-    /// Staggered startup: the first connect waits `U[0, max)`; `None` = off.
-    pub startup_max_delay: Option<Time>,
     /// Probability that getting an IAM token fails (failure injection).
     pub token_failure_rate: f64,
-    /// The instance's own token bucket (rate/s, burst), if any.
-    pub local_limiter: Option<(f64, u32)>,
+}
+
+/// One process (a Temporal service instance): it owns `pools` consecutive
+/// pools of [`WorldConfig::pools`], which share its limiter and its
+/// staggered startup, as the production plugin (one per process) does.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProcessConfig {
+    /// How many pools, following those of the previous processes.
+    pub pools: u32,
+    /// Staggered startup: the first connect waits `U[0, max)`; `None` = off.
+    pub startup_max_delay: Option<Time>,
+    /// Its connection-rate limiter.
+    pub limiter: ProcessLimiter,
+}
+
+/// What happens when a request fails with an error production classifies as
+/// a lost connection (`DatabaseHandle.ConvertError`): the handle closes its
+/// `sql.DB` and builds a new one, at most once a second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RebuildConfig {
+    /// Model the rebuild (production); off: the error is only counted.
+    pub enabled: bool,
+    /// Model the fix: a rebuild stops the old reservoir's refiller and
+    /// closes its connections. Off (production as built): the old refiller
+    /// goes on for good, with its connections and leases.
+    pub stop_old_refiller: bool,
+}
+
+impl Default for RebuildConfig {
+    fn default() -> Self {
+        RebuildConfig {
+            enabled: true,
+            stop_old_refiller: false,
+        }
+    }
 }
 
 /// Everything a run needs.
@@ -140,12 +198,18 @@ pub struct WorldConfig {
     pub sample_every: Time,
     /// Requests that arrive before this are left out of the statistics.
     pub measure_after: Time,
-    /// The pools.
+    /// The pools, process by process.
     pub pools: Vec<PoolConfig>,
+    /// The processes; their `pools` add up to `pools.len()`.
+    pub processes: Vec<ProcessConfig>,
     /// The cluster-wide client limiter (`global_rate_limit`), if any.
     pub global_limiter: Option<LimiterConfig>,
     /// The lease table, if enabled.
     pub leases: Option<LeaseConfig>,
+    /// Latency and failures of DynamoDB calls (leases, per-second limiter).
+    pub dynamodb: DynamoConfig,
+    /// Pool rebuilds on lost connections.
+    pub rebuild: RebuildConfig,
     /// The cluster.
     pub cluster: ClusterConfig,
     /// Engine bounds.
@@ -159,5 +223,28 @@ impl WorldConfig {
             p.stack = stack;
         }
         self
+    }
+
+    /// Check the process layout: every pool in exactly one process, and a
+    /// shared limiter where a process uses one.
+    pub fn check(&self) -> Result<(), String> {
+        let n: u64 = self.processes.iter().map(|p| u64::from(p.pools)).sum();
+        if n != self.pools.len() as u64 {
+            return Err(format!(
+                "the processes own {n} pools, the world has {}",
+                self.pools.len()
+            ));
+        }
+        if self.processes.iter().any(|p| p.pools == 0) {
+            return Err("a process owns no pool".into());
+        }
+        let shared = self
+            .processes
+            .iter()
+            .any(|p| p.limiter == ProcessLimiter::Shared);
+        if shared && self.global_limiter.is_none() {
+            return Err("a process uses the cluster-wide limiter, but there is none".into());
+        }
+        Ok(())
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! Above the reservoir side: it calls `Open()` and `Return` and handles the
 //! [`Handoff`]s they give back. There is no layer above to retry: a request
-//! whose Open() fails, fails (`no_connection`).
+//! whose Open() fails, fails (`no_connection`); and no `DatabaseHandle`, so
+//! no rebuild either.
 //!
 //! A direct request lives only in its events: while it waits, its reservoir
 //! waiter's tag carries its hold (bits 0..63) and whether it is measured
@@ -21,34 +22,34 @@ use crate::model::conn::ConnId;
 const MEASURED_BIT: u64 = 1 << 63;
 
 impl World {
-    /// A request of a direct pool arrives (it is served: the pool takes traffic).
+    /// A request arrives at a direct pool serving with `db`.
     pub(super) fn direct_request(
         &mut self,
-        pool: u32,
+        db: u32,
         hold: Time,
         measured: bool,
         s: &mut Scheduler<Ev>,
     ) {
         let now = s.now();
         let tag = hold.min(!MEASURED_BIT) | if measured { MEASURED_BIT } else { 0 };
-        match self.reservoir_open(pool, tag, s) {
-            ReservoirOpen::Got(id) => self.direct_got(pool, now, tag, false, id, s),
+        match self.reservoir_open(db, tag, s) {
+            ReservoirOpen::Got(id) => self.direct_got(db, now, tag, false, id, s),
             ReservoirOpen::Waiting => {}
-            ReservoirOpen::Failed => self.direct_failed(pool, now, tag, s),
+            ReservoirOpen::Failed => self.direct_failed(db, now, tag, s),
         }
     }
 
     /// A waiting direct request's `Open()` ended.
     pub(super) fn direct_handoff(&mut self, h: Handoff, s: &mut Scheduler<Ev>) {
         match h.conn {
-            Some(id) => self.direct_got(h.pool, h.since, h.tag, true, id, s),
-            None => self.direct_failed(h.pool, h.since, h.tag, s),
+            Some(id) => self.direct_got(h.db, h.since, h.tag, true, id, s),
+            None => self.direct_failed(h.db, h.since, h.tag, s),
         }
     }
 
     /// A direct request's hold ended (`Ev::HoldEnd`): `Return` the connection.
-    pub(super) fn direct_hold_end(&mut self, pool: u32, id: ConnId, s: &mut Scheduler<Ev>) {
-        if let Some(h) = self.offer(pool, id, s) {
+    pub(super) fn direct_hold_end(&mut self, db: u32, id: ConnId, s: &mut Scheduler<Ev>) {
+        if let Some(h) = self.offer(db, id, s) {
             self.direct_handoff(h, s);
         }
     }
@@ -56,7 +57,7 @@ impl World {
     /// A direct request (arrived `since`) got `id` from the reservoir.
     fn direct_got(
         &mut self,
-        pool: u32,
+        db: u32,
         since: Time,
         tag: u64,
         after_wait: bool,
@@ -66,6 +67,7 @@ impl World {
         let now = s.now();
         let measured = tag & MEASURED_BIT != 0;
         let hold = tag & !MEASURED_BIT;
+        let pool = self.dbs[db as usize].pool;
         if self.conns.get(id).server_closed {
             // Its use fails: returned with lifetime 0, so it is discarded.
             let p = &mut self.pools[pool as usize];
@@ -76,7 +78,7 @@ impl World {
                 p.record(now - since, None);
             }
             self.conns.get_mut(id).lifetime = 0;
-            if let Some(h) = self.offer(pool, id, s) {
+            if let Some(h) = self.offer(db, id, s) {
                 self.direct_handoff(h, s);
             }
             return;
@@ -90,13 +92,14 @@ impl World {
             }
             p.record(now - since, Some(hold));
         }
-        p.in_use += 1;
-        s.after(hold, Ev::HoldEnd(pool, id));
+        self.hold(db);
+        s.after(hold, Ev::HoldEnd(db, id));
     }
 
     /// A direct request's `Open()` failed: the request fails.
-    fn direct_failed(&mut self, pool: u32, since: Time, tag: u64, s: &mut Scheduler<Ev>) {
+    fn direct_failed(&mut self, db: u32, since: Time, tag: u64, s: &mut Scheduler<Ev>) {
         let now = s.now();
+        let pool = self.dbs[db as usize].pool;
         let p = &mut self.pools[pool as usize];
         if tag & MEASURED_BIT != 0 {
             p.counters.failures += 1;

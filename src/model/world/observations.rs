@@ -6,7 +6,7 @@
 //! simulation does.
 
 use super::config::Stack;
-use super::instance::Pool;
+use super::instance::{target_of, Db};
 use super::{Ev, World};
 use crate::engine::{Scheduler, Time};
 use crate::model::driver::DriverStats;
@@ -35,7 +35,7 @@ pub struct PoolCounters {
     /// Requests that waited at all (served or not).
     pub waited: u64,
     /// Failed requests by [`super::FailCause`] index.
-    pub failed: [u64; 4],
+    pub failed: [u64; 5],
     /// Requests completed (hold ended).
     pub completed: u64,
     /// Physical connections this pool created.
@@ -46,7 +46,21 @@ pub struct PoolCounters {
     pub server_closed: u64,
     /// Uses of a server-closed connection (each a bad connection).
     pub bad_conns: u64,
-    /// The reservoir's counters.
+    /// Requests that failed with a lost connection (`ConvertError`'s
+    /// `driver.ErrBadConn`), each a forced reconnect of the handle.
+    pub lost_connections: u64,
+    /// Connects of the handle after the first (rebuilds of its `sql.DB`).
+    pub rebuilds: u64,
+    /// Reconnects refused because the last connect started under 1 s before.
+    pub rebuilds_throttled: u64,
+    /// Connects that failed (the startup ping failed).
+    pub connect_failures: u64,
+    /// Initial fills that timed out (the first, or a rebuild's).
+    pub fill_timeouts: u64,
+    /// Connections closed because their reservoir was shut down (the
+    /// rebuild fix) rather than discarded for a reason.
+    pub closed_by_shutdown: u64,
+    /// The reservoir's counters (every `Db` of the pool).
     pub reservoir: ReservoirStats,
     /// The refiller's counters.
     pub refiller: RefillerStats,
@@ -76,6 +90,12 @@ impl PoolCounters {
             open_failures: sub(c.open_failures, a.open_failures),
             server_closed: c.server_closed - a.server_closed,
             bad_conns: c.bad_conns - a.bad_conns,
+            lost_connections: c.lost_connections - a.lost_connections,
+            rebuilds: c.rebuilds - a.rebuilds,
+            rebuilds_throttled: c.rebuilds_throttled - a.rebuilds_throttled,
+            connect_failures: c.connect_failures - a.connect_failures,
+            fill_timeouts: c.fill_timeouts - a.fill_timeouts,
+            closed_by_shutdown: c.closed_by_shutdown - a.closed_by_shutdown,
             reservoir: ReservoirStats {
                 checkouts: c.reservoir.checkouts - a.reservoir.checkouts,
                 empty_events: c.reservoir.empty_events - a.reservoir.empty_events,
@@ -113,6 +133,39 @@ impl PoolCounters {
             ..*c
         }
     }
+
+    /// Add the counters of one `Db`'s components.
+    fn add_db(&mut self, d: &Db) {
+        let add = |a: &mut [u64], b: &[u64]| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        let r = &d.reservoir.stats;
+        self.reservoir.checkouts += r.checkouts;
+        self.reservoir.empty_events += r.empty_events;
+        add(&mut self.reservoir.discards, &r.discards);
+        let f = &d.refiller.stats;
+        self.refiller.refills += f.refills;
+        add(&mut self.refiller.failures, &f.failures);
+        if let Some(sql) = &d.sql {
+            let q = &sql.stats;
+            self.sql.opens += q.opens;
+            self.sql.opener_opens += q.opener_opens;
+            self.sql.open_failures += q.open_failures;
+            add(&mut self.sql.closes, &q.closes);
+            self.sql.waits += q.waits;
+            self.sql.wait_timeouts += q.wait_timeouts;
+            self.sql.handoffs += q.handoffs;
+        }
+        if let Some(w) = &d.warmup {
+            self.warmup.created += w.stats.created;
+            self.warmup.failed += w.stats.failed;
+            self.warmup.retries += w.stats.retries;
+        }
+        if let Some(k) = &d.keeper {
+            self.keeper.ticks += k.stats.ticks;
+            self.keeper.busy_ticks += k.stats.busy_ticks;
+            self.keeper.topups += k.stats.topups;
+            self.keeper.failures += k.stats.failures;
+        }
+    }
 }
 
 /// One pool at one sampling instant.
@@ -122,14 +175,20 @@ pub struct SampleRow {
     pub t: Time,
     /// Pool index.
     pub pool: u32,
-    /// Connections in the reservoir buffer (0 for a plain pool).
+    /// Connections in the serving reservoir's buffer (0 for a plain pool).
     pub ready: u32,
-    /// Connections on database/sql's free list (0 for the direct stack).
+    /// Connections on the serving database/sql's free list (0 for the direct stack).
     pub idle: u32,
     /// Connections held by requests (and by the warmup until it is done).
     pub in_use: u32,
-    /// Physical connections of the pool: ready + idle + in use.
+    /// Physical connections of the pool, every `sql.DB` it built included:
+    /// ready + idle + in use + leaked.
     pub open: u32,
+    /// Connections held by reservoirs of closed `sql.DB`s whose refiller
+    /// runs on (leaked by rebuilds).
+    pub leaked: u32,
+    /// Refillers of closed `sql.DB`s that run on (leaked by rebuilds).
+    pub leaked_refillers: u32,
     /// The target: target_ready (reservoir stacks) or target_size (plain pool).
     pub target: u32,
     /// Requests waiting for a connection: in the reservoir's brief wait
@@ -162,8 +221,12 @@ pub struct ClusterSample {
     pub live: u32,
     /// Cumulative connect attempts.
     pub attempts: u64,
-    /// Active leases (0 without a lease table).
+    /// The lease counter (0 without a lease table).
     pub leases: u32,
+    /// Open connections that hold a lease.
+    pub leased_conns: u32,
+    /// Lease releases lost so far (each leaves the counter one too high).
+    pub leases_lost: u64,
 }
 
 /// What one pool did over the run.
@@ -185,6 +248,12 @@ pub struct PoolOutcome {
     pub checkout_latency: Histogram<u64>,
     /// The exact largest wait, ns (the histogram's max is rounded up to its bucket).
     pub checkout_latency_max_ns: u64,
+    /// Duration of every reservoir driver `Open()` (production's
+    /// `dsql_reservoir_checkout_latency_milliseconds`, failures included),
+    /// ns; empty for a plain pool.
+    pub open_latency: Histogram<u64>,
+    /// The exact longest `Open()`, ns.
+    pub open_latency_max_ns: u64,
     /// Latency of every served request: wait + hold, ns.
     pub request_latency: Histogram<u64>,
     /// The exact largest request latency, ns.
@@ -213,6 +282,8 @@ pub struct Observations {
     pub cluster_refusals: (u64, u64),
     /// Leases refused (0 without a lease table).
     pub lease_denials: u64,
+    /// Lease releases that failed: the counter stays one too high for each.
+    pub leases_lost: u64,
     /// Events the engine processed.
     pub events_processed: u64,
     /// Simulated duration.
@@ -224,27 +295,45 @@ pub struct Observations {
 }
 
 impl World {
-    fn counters(p: &Pool) -> PoolCounters {
-        PoolCounters {
-            reservoir: p.reservoir.stats,
-            refiller: p.refiller.stats,
+    fn counters(&self, pool: usize) -> PoolCounters {
+        let p = &self.pools[pool];
+        let mut c = PoolCounters {
             driver: p.driver.stats,
-            sql: p.sql.as_ref().map(|s| s.stats).unwrap_or_default(),
-            warmup: p.warmup.as_ref().map(|w| w.stats).unwrap_or_default(),
-            keeper: p.keeper.as_ref().map(|k| k.stats).unwrap_or_default(),
             ..p.counters
+        };
+        for &db in &p.dbs {
+            c.add_db(&self.dbs[db as usize]);
         }
+        c
     }
 
     pub(super) fn measure(&mut self) {
-        for (i, p) in self.pools.iter().enumerate() {
-            self.snapshot[i] = Self::counters(p);
+        for i in 0..self.pools.len() {
+            self.snapshot[i] = self.counters(i);
         }
     }
 
     pub(super) fn sample(&mut self, s: &mut Scheduler<Ev>) {
         let t = s.now();
-        for (i, p) in self.pools.iter_mut().enumerate() {
+        for i in 0..self.pools.len() {
+            let counters = self.counters(i);
+            let p = &self.pools[i];
+            let (mut ready, mut idle, mut res_waiting) = (0, 0, 0);
+            if let Some(db) = p.ready_db() {
+                let d = &self.dbs[db as usize];
+                ready = d.reservoir.len() as u32;
+                res_waiting = d.reservoir.waiting() as u32;
+                idle = d.sql.as_ref().map_or(0, |s| s.num_idle());
+            }
+            let (mut leaked, mut leaked_refillers) = (0, 0);
+            for &db in &p.dbs {
+                let d = &self.dbs[db as usize];
+                if d.leaked() {
+                    leaked += d.physical;
+                    leaked_refillers += 1;
+                }
+            }
+            let p = &mut self.pools[i];
             let (wait_count, wait_p50_ns, wait_p99_ns, wait_max_ns) = if p.window.is_empty() {
                 (0, 0, 0, 0)
             } else {
@@ -255,17 +344,18 @@ impl World {
                 r
             };
             let wait_sum_ns = std::mem::take(&mut p.window_sum);
-            let idle = p.sql.as_ref().map_or(0, |s| s.num_idle());
             self.samples.push(SampleRow {
                 t,
                 pool: i as u32,
-                ready: p.reservoir.len() as u32,
+                ready,
                 idle,
                 in_use: p.in_use,
                 open: p.physical,
-                target: p.target(),
+                leaked,
+                leaked_refillers,
+                target: target_of(&self.cfgs[i]),
                 waiting: if p.stack == Stack::Direct {
-                    p.reservoir.waiting() as u32
+                    res_waiting
                 } else {
                     p.pending
                 },
@@ -275,7 +365,7 @@ impl World {
                 wait_p99_ns,
                 wait_max_ns,
                 wait_sum_ns,
-                counters: Self::counters(p),
+                counters,
             });
         }
         self.cluster_samples.push(ClusterSample {
@@ -283,6 +373,8 @@ impl World {
             live: self.cluster.live(),
             attempts: self.cluster.attempts(),
             leases: self.leases.as_ref().map_or(0, |l| l.active()),
+            leased_conns: self.leased_live,
+            leases_lost: self.leases_lost,
         });
         let next = t + self.sample_every;
         if next <= self.duration {
@@ -296,29 +388,31 @@ impl World {
     }
 
     pub(super) fn into_observations(self, events_processed: u64) -> Observations {
-        let pools = self
-            .pools
-            .iter()
-            .zip(self.names.iter())
-            .zip(self.snapshot.iter())
-            .map(|((p, name), snap)| PoolOutcome {
-                name: name.clone(),
-                stack: p.stack,
-                target_size: p.target_size,
-                target: p.target(),
-                low_watermark: if p.stack.has_reservoir() {
-                    p.reservoir.config().low_watermark
-                } else {
-                    0
-                },
-                counters: Self::counters(p).since(snap),
-                checkout_latency: p.latency.clone(),
-                checkout_latency_max_ns: p.latency_max,
-                request_latency: p.req_latency.clone(),
-                request_latency_max_ns: p.req_latency_max,
-                serving_since: p.serving_since,
-                fill_timed_out: p.fill_timed_out,
-                peak_open: p.peak_physical,
+        let pools = (0..self.pools.len())
+            .map(|i| {
+                let p = &self.pools[i];
+                let cfg = &self.cfgs[i];
+                PoolOutcome {
+                    name: self.names[i].clone(),
+                    stack: p.stack,
+                    target_size: p.target_size,
+                    target: target_of(cfg),
+                    low_watermark: if p.stack.has_reservoir() {
+                        cfg.reservoir.low_watermark
+                    } else {
+                        0
+                    },
+                    counters: self.counters(i).since(&self.snapshot[i]),
+                    checkout_latency: p.latency.clone(),
+                    checkout_latency_max_ns: p.latency_max,
+                    open_latency: p.open_latency.clone(),
+                    open_latency_max_ns: p.open_latency_max,
+                    request_latency: p.req_latency.clone(),
+                    request_latency_max_ns: p.req_latency_max,
+                    serving_since: p.serving_since,
+                    fill_timed_out: p.fill_timed_out,
+                    peak_open: p.peak_physical,
+                }
             })
             .collect();
         Observations {
@@ -329,6 +423,7 @@ impl World {
             peak_connections: self.cluster.peak_live(),
             cluster_refusals: (self.cluster.refused_rate, self.cluster.refused_limit),
             lease_denials: self.leases.as_ref().map_or(0, |l| l.denied),
+            leases_lost: self.leases_lost,
             events_processed,
             duration: self.duration,
             sample_every: self.sample_every,

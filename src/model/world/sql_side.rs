@@ -1,20 +1,28 @@
-//! The database/sql side of an instance: its callers (requests of the
-//! workload, and the plain pool's warmup and keeper, which go through the
-//! pool like a request: `db.Conn(ctx)`) through Go's database/sql
+//! The database/sql side of a `Db`: its callers (requests of the workload,
+//! the startup ping, and the plain pool's warmup and keeper, which go
+//! through the pool like a request: `db.Conn(ctx)`) through Go's database/sql
 //! ([`SqlPool`]): `db.conn` with `db.retry`, the waiters, `putConn`, the
-//! connection opener, the cleaner and the request deadlines.
+//! connection opener, the cleaner, the request deadlines, and `DB.Close()`.
 //!
 //! Below it sits the driver: the reservoir's `Open()` (the `database_sql`
 //! stack, via [`super::reservoir_side`]) or a physical open (the plain pool,
 //! via [`super::opens`]); their outcomes come back as returned values or, for
-//! those that end in an event, through the router. When a warmup or keeper
-//! caller is done, this side records a [`CallerDone`] for the router to hand
-//! to [`super::plain`]; it never calls upward.
+//! those that end in an event, through the router. When a ping, warmup or
+//! keeper caller is done, or a request fails with a lost connection
+//! (`driver.ErrBadConn` after every retry, which the handle's `ConvertError`
+//! answers with a rebuild), this side records an [`Up`] for the router; it
+//! never calls upward.
+//!
+//! A caller's own open runs under the driver's 30 s deadline, not the
+//! caller's (database/sql's connector ignores it): when it completes after
+//! the caller's deadline, the caller fails (`deadline`) and the connection
+//! goes back to the pool.
 
 use super::config::{FailCause, Stack};
+use super::instance::DbState;
 use super::opens::{OpenOutcome, Owner};
 use super::reservoir_side::{Handoff, ReservoirOpen};
-use super::{Ev, World};
+use super::{Ev, Up, World};
 use crate::engine::{Scheduler, Time};
 use crate::model::conn::{ConnId, Place};
 use crate::model::refiller::RefillFailure;
@@ -22,12 +30,16 @@ use crate::model::sql_pool::{next_strategy, Acquire, CloseCause, Release};
 
 /// The reservoir waiter tag of database/sql's own opener (not a request).
 const OPENER_TAG: u64 = u64::MAX;
+/// A request blocked on its handle's lock is in no `Db` yet.
+const NO_DB: u32 = u32::MAX;
 
 /// What a database/sql caller is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum ReqKind {
     /// A request of the workload.
     User,
+    /// The startup `db.Ping()`: one connection, released at once.
+    Ping,
     /// One connection of the warmup (held until the warmup is done).
     Warmup,
     /// One creation of the keeper (taken and given back at once).
@@ -43,12 +55,15 @@ pub(super) enum ReqState {
     Opening,
     /// Waiting in database/sql's queue.
     Queued,
+    /// Blocked on its handle's lock while the handle connects.
+    LockWait,
 }
 
 /// One database/sql caller, in a slab whose slots are reused.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Req {
     pub(super) pool: u32,
+    pub(super) db: u32,
     pub(super) kind: ReqKind,
     pub(super) state: ReqState,
     pub(super) arrived: Time,
@@ -60,14 +75,6 @@ pub(super) struct Req {
     pub(super) measured: bool,
 }
 
-/// A warmup or keeper caller of `pool` is done (`ok`: it got its connection).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct CallerDone {
-    pub(super) pool: u32,
-    pub(super) kind: ReqKind,
-    pub(super) ok: bool,
-}
-
 fn owner_of(tag: u64) -> Owner {
     if tag == OPENER_TAG {
         Owner::Opener
@@ -77,47 +84,97 @@ fn owner_of(tag: u64) -> Owner {
 }
 
 impl World {
-    /// A request of a database/sql pool arrives (the pool takes traffic).
+    /// A request of pool `pool` arrives while it serves with `db`.
     pub(super) fn sql_request(
         &mut self,
         pool: u32,
+        db: u32,
         hold: Time,
         measured: bool,
         s: &mut Scheduler<Ev>,
     ) {
-        let now = s.now();
-        let p = &mut self.pools[pool as usize];
-        let deadline = now.saturating_add(p.request_timeout);
-        p.pending += 1;
-        let r = self.new_req(pool, ReqKind::User, now, hold, deadline, measured);
+        let r = self.new_user_req(pool, db, hold, measured, s.now());
         self.sql_acquire(r, s);
     }
 
-    /// A caller of `kind` (warmup or keeper) asks database/sql for a
+    /// A request of pool `pool` arrives while its handle connects: it blocks
+    /// on the handle's lock (not on its deadline) until the connect ends
+    /// ([`World::lock_released`]).
+    pub(super) fn sql_lock_wait(&mut self, pool: u32, hold: Time, measured: bool, now: Time) {
+        let r = self.new_user_req(pool, NO_DB, hold, measured, now);
+        self.reqs[r as usize].state = ReqState::LockWait;
+        self.pools[pool as usize].lock_waiters.push(r);
+    }
+
+    /// A request of `pool` fails at once: the handle has no usable database.
+    pub(super) fn sql_unavailable(&mut self, pool: u32, measured: bool) {
+        if measured {
+            let p = &mut self.pools[pool as usize];
+            p.counters.failures += 1;
+            p.counters.failed[FailCause::Unavailable as usize] += 1;
+            p.record(0, None);
+        }
+    }
+
+    fn new_user_req(&mut self, pool: u32, db: u32, hold: Time, measured: bool, now: Time) -> u32 {
+        let p = &mut self.pools[pool as usize];
+        let deadline = now.saturating_add(p.request_timeout);
+        p.pending += 1;
+        self.new_req(pool, db, ReqKind::User, now, hold, deadline, measured)
+    }
+
+    /// The handle's connect ended: every request blocked on its lock goes on
+    /// with the new `Db`, or fails if there is none. A request whose deadline
+    /// passed meanwhile fails at once (`db.conn` checks its context first).
+    pub(super) fn lock_released(&mut self, pool: u32, db: Option<u32>, s: &mut Scheduler<Ev>) {
+        let now = s.now();
+        let mut waiters = std::mem::take(&mut self.pools[pool as usize].lock_waiters);
+        for &r in &waiters {
+            match db {
+                Some(db) if now <= self.reqs[r as usize].deadline => {
+                    let rq = &mut self.reqs[r as usize];
+                    rq.db = db;
+                    rq.state = ReqState::Opening;
+                    self.sql_acquire(r, s);
+                }
+                Some(_) => self.fail_req(r, FailCause::Deadline, s),
+                None => self.fail_req(r, FailCause::Unavailable, s),
+            }
+        }
+        waiters.clear();
+        // Keep the allocation for the next time.
+        let p = &mut self.pools[pool as usize];
+        if p.lock_waiters.is_empty() {
+            p.lock_waiters = waiters;
+        }
+    }
+
+    /// A caller of `kind` (ping, warmup or keeper) asks `db` for a
     /// connection, with `deadline`.
     pub(super) fn sql_caller(
         &mut self,
-        pool: u32,
+        db: u32,
         kind: ReqKind,
         deadline: Time,
         s: &mut Scheduler<Ev>,
     ) {
         let now = s.now();
-        let r = self.new_req(pool, kind, now, 0, deadline, false);
+        let pool = self.dbs[db as usize].pool;
+        let r = self.new_req(pool, db, kind, now, 0, deadline, false);
         self.sql_acquire(r, s);
     }
 
     /// A request's hold ended (`Ev::HoldEnd`): `putConn`.
-    pub(super) fn sql_hold_end(&mut self, pool: u32, id: ConnId, s: &mut Scheduler<Ev>) {
-        self.put_back(pool, id, false, s);
+    pub(super) fn sql_hold_end(&mut self, db: u32, id: ConnId, s: &mut Scheduler<Ev>) {
+        self.put_back(db, id, false, s);
     }
 
     /// A reservoir `Open()` that database/sql waited on ended.
     pub(super) fn sql_handoff(&mut self, h: Handoff, s: &mut Scheduler<Ev>) {
         let owner = owner_of(h.tag);
         match h.conn {
-            Some(conn) => self.sql_conn_ready(h.pool, owner, conn, s),
-            None => self.sql_conn_failed(h.pool, owner, None, s),
+            Some(conn) => self.sql_conn_ready(h.db, owner, conn, s),
+            None => self.sql_conn_failed(h.db, owner, None, s),
         }
     }
 
@@ -125,16 +182,18 @@ impl World {
     pub(super) fn sql_opened(&mut self, o: OpenOutcome, s: &mut Scheduler<Ev>) {
         match o.result {
             Ok(()) => {
-                let conn = self.new_conn(o.pool, Time::MAX, s);
-                self.sql_conn_ready(o.pool, o.owner, conn, s);
+                let conn = self.new_conn(o.db, Time::MAX, o.leased, s);
+                self.sql_conn_ready(o.db, o.owner, conn, s);
             }
-            Err(why) => self.sql_conn_failed(o.pool, o.owner, Some(why), s),
+            Err(why) => self.sql_conn_failed(o.db, o.owner, Some(why), s),
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn new_req(
         &mut self,
         pool: u32,
+        db: u32,
         kind: ReqKind,
         arrived: Time,
         hold: Time,
@@ -143,6 +202,7 @@ impl World {
     ) -> u32 {
         let mut r = Req {
             pool,
+            db,
             kind,
             state: ReqState::Opening,
             arrived,
@@ -176,13 +236,18 @@ impl World {
         let now = s.now();
         loop {
             let req = self.reqs[r as usize];
-            let pool = req.pool;
+            let db = req.db;
+            if self.dbs[db as usize].state == DbState::Closed {
+                // sql: database is closed.
+                self.fail_req(r, FailCause::Unavailable, s);
+                return;
+            }
             let Some(strategy) = next_strategy(req.attempt) else {
                 self.fail_req(r, FailCause::NoConnection, s);
                 return;
             };
-            let p = &mut self.pools[pool as usize];
-            match p.sql().acquire(now, r, strategy, &self.conns) {
+            let d = &mut self.dbs[db as usize];
+            match d.sql().acquire(now, r, strategy, &self.conns) {
                 Acquire::Got(conn) => {
                     self.conns.get_mut(conn).place = Place::InUse;
                     if !self.deliver(r, conn, s) {
@@ -191,13 +256,13 @@ impl World {
                     return;
                 }
                 Acquire::BadConn { conn, opens } => {
-                    self.sql_closed(pool, conn, CloseCause::Lifetime, s);
-                    self.start_opener_opens(pool, opens, s);
+                    self.sql_closed(db, conn, CloseCause::Lifetime, s);
+                    self.start_opener_opens(db, opens, s);
                     self.reqs[r as usize].attempt += 1;
                 }
                 Acquire::Open => {
                     self.reqs[r as usize].state = ReqState::Opening;
-                    self.sql_connect(pool, Owner::Req(r), req.deadline, s);
+                    self.sql_connect(db, Owner::Req(r), s);
                     return;
                 }
                 Acquire::Queued => {
@@ -212,9 +277,9 @@ impl World {
 
     /// Get a connection for database/sql's `owner`: the reservoir's Open()
     /// (database_sql stack) or a physical open (plain pool).
-    fn sql_connect(&mut self, pool: u32, owner: Owner, deadline: Time, s: &mut Scheduler<Ev>) {
-        if self.pools[pool as usize].stack == Stack::Plain {
-            if let Some(o) = self.start_open(pool, owner, deadline, s) {
+    fn sql_connect(&mut self, db: u32, owner: Owner, s: &mut Scheduler<Ev>) {
+        if self.dbs[db as usize].stack == Stack::Plain {
+            if let Some(o) = self.start_open(db, owner, s) {
                 self.sql_opened(o, s);
             }
             return;
@@ -223,28 +288,37 @@ impl World {
             Owner::Req(r) => u64::from(r),
             _ => OPENER_TAG,
         };
-        match self.reservoir_open(pool, tag, s) {
-            ReservoirOpen::Got(id) => self.sql_conn_ready(pool, owner, id, s),
+        match self.reservoir_open(db, tag, s) {
+            ReservoirOpen::Got(id) => self.sql_conn_ready(db, owner, id, s),
             ReservoirOpen::Waiting => {}
-            ReservoirOpen::Failed => self.sql_conn_failed(pool, owner, None, s),
+            ReservoirOpen::Failed => self.sql_conn_failed(db, owner, None, s),
         }
     }
 
     /// database/sql's `owner` has a new connection `conn`.
-    fn sql_conn_ready(&mut self, pool: u32, owner: Owner, conn: ConnId, s: &mut Scheduler<Ev>) {
+    fn sql_conn_ready(&mut self, db: u32, owner: Owner, conn: ConnId, s: &mut Scheduler<Ev>) {
         let now = s.now();
-        let p = &mut self.pools[pool as usize];
+        if self.dbs[db as usize].state == DbState::Closed {
+            // The sql.DB was closed meanwhile: the new connection is closed,
+            // and a caller waiting for it gets `sql: database is closed`.
+            self.sql_closed(db, conn, CloseCause::Bad, s);
+            if let Owner::Req(r) = owner {
+                self.fail_req(r, FailCause::Unavailable, s);
+            }
+            return;
+        }
+        let d = &mut self.dbs[db as usize];
         match owner {
             Owner::Req(r) => {
-                p.sql().open_done();
+                d.sql().open_done();
                 self.deliver_or_retry(r, conn, s);
             }
             Owner::Opener => {
                 let rel = {
-                    let sql = p.sql.as_mut().expect("sql");
-                    sql.opener_done(conn, now, &mut p.sql_rng)
+                    let sql = d.sql.as_mut().expect("sql");
+                    sql.opener_done(conn, now, &mut d.sql_rng)
                 };
-                self.apply_release(pool, conn, rel, s);
+                self.apply_release(db, conn, rel, s);
             }
             Owner::Refiller => unreachable!("refiller connections go to the reservoir"),
         }
@@ -254,27 +328,33 @@ impl World {
     /// failure; None: the reservoir's Open() failed, i.e. `driver.ErrBadConn`).
     fn sql_conn_failed(
         &mut self,
-        pool: u32,
+        db: u32,
         owner: Owner,
         why: Option<RefillFailure>,
         s: &mut Scheduler<Ev>,
     ) {
-        let p = &mut self.pools[pool as usize];
+        if self.dbs[db as usize].state == DbState::Closed {
+            if let Owner::Req(r) = owner {
+                self.fail_req(r, FailCause::Unavailable, s);
+            }
+            return;
+        }
+        let d = &mut self.dbs[db as usize];
         match owner {
             Owner::Req(r) => {
-                let opens = p.sql().open_failed();
-                self.start_opener_opens(pool, opens, s);
+                let opens = d.sql().open_failed();
+                self.start_opener_opens(db, opens, s);
                 self.req_open_failed(r, why, s);
             }
             Owner::Opener => {
                 let of = {
-                    let sql = p.sql.as_mut().expect("sql");
-                    sql.opener_failed(&mut p.sql_rng)
+                    let sql = d.sql.as_mut().expect("sql");
+                    sql.opener_failed(&mut d.sql_rng)
                 };
                 if let Some(r) = of.failed_waiter {
                     self.req_open_failed(r, why, s);
                 }
-                self.start_opener_opens(pool, of.opens, s);
+                self.start_opener_opens(db, of.opens, s);
             }
             Owner::Refiller => unreachable!("refiller failures are handled by the refiller"),
         }
@@ -292,9 +372,9 @@ impl World {
         }
     }
 
-    fn start_opener_opens(&mut self, pool: u32, n: u32, s: &mut Scheduler<Ev>) {
+    fn start_opener_opens(&mut self, db: u32, n: u32, s: &mut Scheduler<Ev>) {
         for _ in 0..n {
-            self.sql_connect(pool, Owner::Opener, Time::MAX, s);
+            self.sql_connect(db, Owner::Opener, s);
         }
     }
 
@@ -311,15 +391,22 @@ impl World {
     fn deliver(&mut self, r: u32, conn: ConnId, s: &mut Scheduler<Ev>) -> bool {
         let now = s.now();
         let req = self.reqs[r as usize];
-        let pool = req.pool;
+        let (pool, db) = (req.pool, req.db);
         if self.conns.get(conn).server_closed {
-            let p = &mut self.pools[pool as usize];
-            p.counters.bad_conns += 1;
-            self.put_back(pool, conn, true, s);
+            self.pools[pool as usize].counters.bad_conns += 1;
+            self.put_back(db, conn, true, s);
             self.reqs[r as usize].attempt += 1;
             return false;
         }
-        self.pools[pool as usize].in_use += 1;
+        self.hold(db);
+        if now > req.deadline {
+            // Its own open outlived its context: the caller's first use of
+            // the connection fails, and the connection goes back to the pool.
+            self.unhold(db);
+            self.put_back(db, conn, false, s);
+            self.fail_req(r, FailCause::Deadline, s);
+            return true;
+        }
         self.free_req(r);
         match req.kind {
             ReqKind::User => {
@@ -334,25 +421,25 @@ impl World {
                     }
                     p.record(wait, Some(req.hold));
                 }
-                s.after(req.hold, Ev::HoldEnd(pool, conn));
+                s.after(req.hold, Ev::HoldEnd(db, conn));
             }
             ReqKind::Warmup => {
                 // Held until the warmup is done.
-                self.pools[pool as usize].warmed.push(conn);
-                self.caller_done(pool, ReqKind::Warmup, true);
+                self.dbs[db as usize].warmed.push(conn);
+                self.caller_done(db, ReqKind::Warmup, true);
             }
-            ReqKind::Keeper => {
-                // SELECT 1, then Conn.Close(): back at once.
-                self.pools[pool as usize].in_use -= 1;
-                self.put_back(pool, conn, false, s);
-                self.caller_done(pool, ReqKind::Keeper, true);
+            ReqKind::Ping | ReqKind::Keeper => {
+                // Ping / SELECT 1, then Conn.Close(): back at once.
+                self.unhold(db);
+                self.put_back(db, conn, false, s);
+                self.caller_done(db, req.kind, true);
             }
         }
         true
     }
 
-    fn caller_done(&mut self, pool: u32, kind: ReqKind, ok: bool) {
-        self.callers_done.push(CallerDone { pool, kind, ok });
+    fn caller_done(&mut self, db: u32, kind: ReqKind, ok: bool) {
+        self.ups.push(Up::CallerDone { db, kind, ok });
     }
 
     fn fail_req(&mut self, r: u32, cause: FailCause, s: &mut Scheduler<Ev>) {
@@ -369,29 +456,44 @@ impl World {
                     p.counters.failed[cause as usize] += 1;
                     p.record(now - req.arrived, None);
                 }
+                if cause == FailCause::NoConnection {
+                    // driver.ErrBadConn reached the caller: ConvertError
+                    // classifies it as a lost connection.
+                    self.ups.push(Up::LostConnection { pool });
+                }
             }
-            kind => self.caller_done(pool, kind, false),
+            kind => self.caller_done(req.db, kind, false),
         }
     }
 
-    /// A holder puts `conn` back into database/sql (`putConn`; `bad`:
-    /// `driver.ErrBadConn`), and the world carries out what the pool decides.
-    pub(super) fn put_back(&mut self, pool: u32, conn: ConnId, bad: bool, s: &mut Scheduler<Ev>) {
+    /// A holder puts `conn` back into `db`'s database/sql (`putConn`; `bad`:
+    /// `driver.ErrBadConn`), and the world carries out what the pool
+    /// decides. A closed `sql.DB` closes it.
+    pub(super) fn put_back(&mut self, db: u32, conn: ConnId, bad: bool, s: &mut Scheduler<Ev>) {
         let now = s.now();
-        let p = &mut self.pools[pool as usize];
-        let sql = p.sql.as_mut().expect("a database/sql stack");
-        let rel = sql.release(conn, now, bad, &self.conns, &mut p.sql_rng);
-        self.apply_release(pool, conn, rel, s);
+        let d = &mut self.dbs[db as usize];
+        if d.state == DbState::Closed {
+            let cause = if bad {
+                CloseCause::Bad
+            } else {
+                CloseCause::MaxIdle
+            };
+            self.sql_closed(db, conn, cause, s);
+            return;
+        }
+        let sql = d.sql.as_mut().expect("a database/sql stack");
+        let rel = sql.release(conn, now, bad, &self.conns, &mut d.sql_rng);
+        self.apply_release(db, conn, rel, s);
     }
 
     /// Carry out database/sql's decision about `conn`, put back.
-    fn apply_release(&mut self, pool: u32, conn: ConnId, rel: Release, s: &mut Scheduler<Ev>) {
+    fn apply_release(&mut self, db: u32, conn: ConnId, rel: Release, s: &mut Scheduler<Ev>) {
         match rel {
             Release::Idle => self.conns.get_mut(conn).place = Place::Idle,
             Release::ToWaiter { req, conn } => self.deliver_or_retry(req, conn, s),
             Release::Close { conn, cause, opens } => {
-                self.sql_closed(pool, conn, cause, s);
-                self.start_opener_opens(pool, opens, s);
+                self.sql_closed(db, conn, cause, s);
+                self.start_opener_opens(db, opens, s);
             }
         }
     }
@@ -399,9 +501,9 @@ impl World {
     /// database/sql closed `conn` (its driver connection's `Close`): the
     /// reservoir driver gives it back to the reservoir (a bad one with
     /// lifetime 0, so it is discarded); the plain driver closes it.
-    fn sql_closed(&mut self, pool: u32, conn: ConnId, cause: CloseCause, s: &mut Scheduler<Ev>) {
-        if self.pools[pool as usize].stack == Stack::Plain {
-            self.close(conn);
+    fn sql_closed(&mut self, db: u32, conn: ConnId, cause: CloseCause, s: &mut Scheduler<Ev>) {
+        if self.dbs[db as usize].stack == Stack::Plain {
+            self.close(conn, s);
             return;
         }
         let c = self.conns.get_mut(conn);
@@ -409,7 +511,7 @@ impl World {
         if cause == CloseCause::Bad {
             c.lifetime = 0;
         }
-        if let Some(h) = self.offer(pool, conn, s) {
+        if let Some(h) = self.offer(db, conn, s) {
             self.sql_handoff(h, s);
         }
     }
@@ -420,24 +522,53 @@ impl World {
         if req.gen != gen || req.state != ReqState::Queued {
             return;
         }
-        if self.pools[req.pool as usize].sql().timeout(r) {
+        if self.dbs[req.db as usize].sql().timeout(r) {
             self.fail_req(r, FailCause::Deadline, s);
         }
     }
 
     /// database/sql's connection cleaner (`Ev::Cleaner`).
-    pub(super) fn cleaner(&mut self, pool: u32, s: &mut Scheduler<Ev>) {
+    pub(super) fn cleaner(&mut self, db: u32, s: &mut Scheduler<Ev>) {
         let now = s.now();
+        if self.dbs[db as usize].state == DbState::Closed {
+            return;
+        }
         let mut out = std::mem::take(&mut self.scratch_sql);
         out.clear();
-        let cleaned = self.pools[pool as usize]
+        let cleaned = self.dbs[db as usize]
             .sql()
             .clean(now, &self.conns, &mut out);
         for &(id, _) in &out {
-            self.close(id);
+            self.close(id, s);
         }
         self.scratch_sql = out;
-        self.start_opener_opens(pool, cleaned.opens, s);
-        s.after(cleaned.next_in, Ev::Cleaner(pool));
+        self.start_opener_opens(db, cleaned.opens, s);
+        s.after(cleaned.next_in, Ev::Cleaner(db));
+    }
+
+    /// `DB.Close()`: the free connections are closed (through the driver:
+    /// back to the reservoir in reservoir mode), every waiter fails
+    /// (`sql: database is closed`), and from now on connections put back
+    /// are closed. The keeper and the cleaner stop.
+    pub(super) fn close_sql(&mut self, db: u32, s: &mut Scheduler<Ev>) {
+        let d = &mut self.dbs[db as usize];
+        d.state = DbState::Closed;
+        d.keeper = None;
+        let Some(sql) = d.sql.as_ref() else {
+            return;
+        };
+        let mut ids = std::mem::take(&mut self.scratch_ids);
+        ids.clear();
+        ids.extend(sql.idle_conns());
+        for &id in &ids {
+            self.conns.get_mut(id).place = Place::InUse;
+            self.sql_closed(db, id, CloseCause::MaxIdle, s);
+        }
+        ids.clear();
+        let waiting: Vec<u32> = self.dbs[db as usize].sql().waiting_requests().to_vec();
+        for r in waiting {
+            self.fail_req(r, FailCause::Unavailable, s);
+        }
+        self.scratch_ids = ids;
     }
 }

@@ -86,6 +86,7 @@ pub(super) fn cause_color(f: FailCause) -> usize {
         FailCause::NoConnection => PURPLE,
         FailCause::OpenFailed => BROWN,
         FailCause::BadConn => PINK,
+        FailCause::Unavailable => OLIVE,
     }
 }
 
