@@ -134,16 +134,20 @@ mod tests {
 
     #[test]
     fn upper_bound_of_a_maximum() {
-        // mean 10, sd 2 over 4 seeds: bound = 10 + 2.353 * 2 / 2 = 12.353.
+        // mean 10, sd sqrt(8/3) = 1.633 over 4 seeds: bound = 10 + 2.3534 *
+        // 1.633 / 2 = 11.92.
         let obs = [Some(8.0), Some(10.0), Some(12.0), Some(10.0)];
         let sd = (8.0f64 / 3.0).sqrt();
         let b = evaluate("<=", 13.0, 0.95, &obs);
         let expect = 10.0 + 2.3534 * sd / 2.0;
         assert!((b.bound.unwrap() - expect).abs() < 1e-3, "{b:?}");
         assert!(b.passed);
+        // 8, 12, 12, 8: mean 10, sd 2.309, bound 10 + 2.3534 * 2.309 / 2 =
+        // 12.72: every seed is within 12.5, the bound is not.
+        let spread = [Some(8.0), Some(12.0), Some(12.0), Some(8.0)];
         assert!(
-            !evaluate("<=", 12.0, 0.95, &obs).passed,
-            "every seed <= 12, the bound is not"
+            !evaluate("<=", 12.5, 0.95, &spread).passed,
+            "every seed <= 12.5, the bound is not"
         );
         assert_eq!(b.side, "upper");
     }
