@@ -229,7 +229,7 @@ pub fn compare_seeds(
             let output = run::run_until(&msc, |_: Time| !stop.load(Ordering::SeqCst))?;
             let figures = figures_of(&row(stack, &output), wait_p9999_ms(&output));
             let assertions = output.assertions.clone();
-            let whole = (Some(seed) == first).then(|| ModeOutput {
+            let whole = (Some(seed) == first).then_some(ModeOutput {
                 stack,
                 scenario: msc,
                 output,
