@@ -28,6 +28,10 @@ pub struct AssertionResult {
     pub passed: bool,
     /// A sentence for people.
     pub detail: String,
+    /// The assertion's `confidence`: this verdict is one seed's, and across
+    /// seeds the confidence bound decides ([`across_seeds`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
 }
 
 fn seconds(t: Time) -> f64 {
@@ -59,7 +63,118 @@ pub fn converged_at(obs: &Observations, only: Option<usize>, stable_for: Time) -
 
 /// Evaluate every assertion.
 pub fn evaluate(defs: &[AssertionDef], obs: &Observations) -> Vec<AssertionResult> {
-    defs.iter().map(|d| evaluate_one(d, obs)).collect()
+    defs.iter()
+        .map(|d| {
+            let mut r = evaluate_one(d, obs);
+            if let Some(c) = d.confidence {
+                r.confidence = Some(c);
+                r.detail.push_str(&format!(
+                    " (one seed's verdict; with confidence {c} the bound across seeds decides: --seeds)"
+                ));
+            }
+            r
+        })
+        .collect()
+}
+
+/// An assertion judged over several seeds (`run --seeds`, `compare --seeds`).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SeedsVerdict {
+    /// The assertion's `type`.
+    #[serde(rename = "type")]
+    pub type_name: &'static str,
+    /// The pool it is restricted to, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+    /// Short label: the type, with its percentile and pool when it has them.
+    pub label: String,
+    /// The threshold.
+    pub threshold: f64,
+    /// `>=` (a minimum) or `<=` (a maximum).
+    pub comparison: &'static str,
+    /// Unit of threshold and observed values.
+    pub unit: &'static str,
+    /// Seeds judged.
+    pub seeds: usize,
+    /// Seeds in which it held.
+    pub passes: usize,
+    /// The observed value of each seed, in seed order (null: nothing to measure).
+    pub observed: Vec<Option<f64>>,
+    /// The worst observed value and its seed (the largest for a maximum, the
+    /// smallest for a minimum; nothing to measure is worst of all; the first
+    /// seed on a tie).
+    pub worst: Option<(u64, Option<f64>)>,
+    /// With `confidence`: the bound across the seeds, which decides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bound: Option<crate::stats::bound::ConfidenceBound>,
+    /// Whether it held: in every seed, or, with `confidence`, for its bound.
+    pub passed: bool,
+}
+
+/// The label of an assertion: its type, with its percentile and pool.
+pub fn label(d: &AssertionDef, pool: Option<&str>) -> String {
+    let mut l = d.type_name.to_string();
+    if let Check::CheckoutLatency { percentile, .. } | Check::WaitTime { percentile, .. } = d.check
+    {
+        l.push_str(&format!(" p{percentile}"));
+    }
+    if let Some(p) = pool {
+        l.push_str(&format!(" [{p}]"));
+    }
+    l
+}
+
+/// Each assertion of `defs` over `seeds`, whose verdicts are `runs` (one
+/// list per seed, in the order of `seeds`, as [`evaluate`] returns them).
+/// Without `confidence` an assertion must hold in every seed; with it, its
+/// one-sided confidence bound across the seeds must
+/// ([`crate::stats::bound::evaluate`]).
+pub fn across_seeds(
+    defs: &[AssertionDef],
+    seeds: &[u64],
+    runs: &[&[AssertionResult]],
+) -> Vec<SeedsVerdict> {
+    defs.iter()
+        .enumerate()
+        .filter_map(|(i, d)| {
+            let first = runs.first()?.get(i)?;
+            let results: Vec<&AssertionResult> = runs.iter().filter_map(|r| r.get(i)).collect();
+            let observed: Vec<Option<f64>> = results.iter().map(|r| r.observed).collect();
+            let upper = first.comparison != ">=";
+            let mut worst: Option<(u64, Option<f64>)> = None;
+            for (&seed, &o) in seeds.iter().zip(&observed) {
+                let replace = match worst {
+                    None => true,
+                    Some((_, None)) => false,
+                    Some((_, Some(w))) => match o {
+                        None => true,
+                        Some(x) => (upper && x > w) || (!upper && x < w),
+                    },
+                };
+                if replace {
+                    worst = Some((seed, o));
+                }
+            }
+            let passes = results.iter().filter(|r| r.passed).count();
+            let bound = d.confidence.map(|c| {
+                crate::stats::bound::evaluate(first.comparison, first.threshold, c, &observed)
+            });
+            Some(SeedsVerdict {
+                type_name: first.type_name,
+                label: label(d, first.pool.as_deref()),
+                pool: first.pool.clone(),
+                worst,
+                threshold: first.threshold,
+                comparison: first.comparison,
+                unit: first.unit,
+                seeds: results.len(),
+                passes,
+                passed: bound.as_ref().map_or(passes == results.len(), |b| b.passed),
+                observed,
+                bound,
+            })
+        })
+        .collect()
 }
 
 fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
@@ -83,6 +198,7 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
         unit,
         passed: observed <= max,
         detail: what,
+        confidence: None,
     };
     // Nothing to measure: the verdict is FAIL with `observed: null`, never a
     // vacuous pass.
@@ -95,6 +211,7 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
         unit,
         passed: false,
         detail: what,
+        confidence: None,
     };
     let no_requests = format!("no requests were served ({scope}): nothing to measure");
     match d.check {
@@ -121,6 +238,7 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
                     ),
                     None => format!("no requests were served ({scope}): nothing to measure"),
                 },
+                confidence: None,
             }
         }
         Check::EmptyEvents { max } if total.requests == 0 => {
@@ -184,6 +302,7 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
                     ),
                     None => format!("{scope} never held their target for the required time"),
                 },
+                confidence: None,
             }
         }
         Check::CheckoutLatency { percentile, max } | Check::WaitTime { percentile, max } => {
@@ -231,6 +350,7 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
                     ),
                     (None, false) => format!("no requests ({scope}): nothing to measure"),
                 },
+                confidence: None,
             }
         }
         Check::RequestFailures { max } if total.requests == 0 => {
@@ -283,6 +403,7 @@ fn evaluate_one(d: &AssertionDef, obs: &Observations) -> AssertionResult {
                     ),
                     None => format!("no sample once serving ({scope}): nothing to measure"),
                 },
+                confidence: None,
             }
         }
     }

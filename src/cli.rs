@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 mod gate;
+mod seeds;
 
 /// Exit code: every assertion passed.
 pub const EXIT_OK: i32 = 0;
@@ -83,6 +84,12 @@ enum Command {
         /// Directory for summary.json, timeseries.csv, metrics.prom, report.html and charts/, replaced whole [default: reports/<file stem>/].
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Run with each of these seeds (1..20, 7, 1,5,9) in parallel and judge the assertions over them: prints every seed's verdicts and, for an assertion with `confidence`, its confidence bound across the seeds (at least 2 seeds then). Writes no reports (check --reports DIR writes each run's).
+        #[arg(long, value_parser = gate::parse_seeds, conflicts_with_all = ["seed", "out"])]
+        seeds: Option<gate::Seeds>,
+        /// Runs at once with --seeds, on as many threads [default: the number of cores]. Results do not depend on it.
+        #[arg(long, short, value_parser = gate::parse_jobs, requires = "seeds")]
+        jobs: Option<usize>,
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
@@ -114,6 +121,12 @@ enum Command {
         /// the assertions say).
         #[arg(long, default_value = "file", value_parser = parse_gate)]
         gate: Gate,
+        /// Run every mode with each of these seeds (1..20, 7, 1,5,9; at least 2) in parallel: per figure and mode the mean across seeds with its 95% interval, and per pair of modes the paired difference on the same requests with its interval. The per-mode reports and the overlaid charts are the first seed's.
+        #[arg(long, value_parser = gate::parse_seeds, conflicts_with = "seed")]
+        seeds: Option<gate::Seeds>,
+        /// Runs at once with --seeds, on as many threads [default: the number of cores]. Results do not depend on it.
+        #[arg(long, short, value_parser = gate::parse_jobs, requires = "seeds")]
+        jobs: Option<usize>,
         #[command(flatten)]
         overrides: OverrideArgs,
         /// Output directory, replaced whole [default: reports/<file stem>-compare/].
@@ -342,16 +355,39 @@ pub fn main() -> i32 {
             file,
             overrides,
             out,
+            seeds: Some(seeds),
+            jobs,
             quiet,
+        } => {
+            let _ = out;
+            seeds::cmd_run_seeds(&file, &overrides, &seeds.0, jobs, quiet)
+        }
+        Command::Run {
+            file,
+            overrides,
+            out,
+            quiet,
+            ..
         } => cmd_run(&file, &overrides, out, quiet),
         Command::Compare {
             file,
             modes,
             gate,
+            seeds,
+            jobs,
             overrides,
             out,
             quiet,
-        } => cmd_compare(&file, &modes, gate, &overrides, out, quiet),
+        } => cmd_compare(
+            &file,
+            &modes,
+            gate,
+            &overrides,
+            out,
+            quiet,
+            seeds.map(|s| s.0).as_deref(),
+            jobs,
+        ),
         Command::Validate { file, overrides } => cmd_validate(&file, &overrides),
         Command::Bench {
             pools,
@@ -499,6 +535,7 @@ fn cmd_run(file: &Path, a: &OverrideArgs, out: Option<PathBuf>, quiet: bool) -> 
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn cmd_compare(
     file: &Path,
     modes: &[ModeArg],
@@ -506,7 +543,17 @@ fn cmd_compare(
     a: &OverrideArgs,
     out: Option<PathBuf>,
     quiet: bool,
+    seeds: Option<&[u64]>,
+    jobs: Option<usize>,
 ) -> i32 {
+    if let Some(s) = seeds.filter(|s| s.len() < 2) {
+        eprintln!(
+            "error: --seeds: the intervals of compare --seeds need at least 2 seeds (got {}: {}); for one seed use --seed {0}",
+            s.len(),
+            s.first().map_or(String::new(), |x| x.to_string())
+        );
+        return EXIT_INVALID;
+    }
     let sc = match load(file, a) {
         Ok(sc) => sc,
         Err(code) => return code,
@@ -546,22 +593,48 @@ fn cmd_compare(
     }
     let stop = interrupt_flag();
     let n = stacks.len() as u64;
-    let mut bar = Progress::new(!quiet, sc.world.duration * n);
-    let cmp = poolsim::compare::compare_until(&sc, &stacks, |k, t| {
-        bar.update(k as u64 * sc.world.duration + t);
-        !stop.load(Ordering::SeqCst)
-    });
-    bar.finish();
+    let cmp = match seeds {
+        Some(seeds) => {
+            // The first seed's modes are kept (counted above); each other
+            // run in flight needs a run's memory until it ends.
+            let jobs = seeds::jobs_within_budget(jobs, |j| {
+                need.saturating_add(est.run_total().saturating_mul(j as u64 - 1))
+            });
+            let total = n * seeds.len() as u64;
+            let mut bar = Progress::new(!quiet, sc.world.duration * total);
+            let cmp = poolsim::compare::seeds::compare_seeds(
+                &sc,
+                &stacks,
+                seeds,
+                jobs,
+                &stop,
+                |done, _| bar.update(done as u64 * sc.world.duration),
+            );
+            bar.finish();
+            cmp
+        }
+        None => {
+            let mut bar = Progress::new(!quiet, sc.world.duration * n);
+            let cmp = poolsim::compare::compare_until(&sc, &stacks, |k, t| {
+                bar.update(k as u64 * sc.world.duration + t);
+                !stop.load(Ordering::SeqCst)
+            });
+            bar.finish();
+            cmp
+        }
+    };
     let cmp = match cmp {
         Ok(c) => c,
         Err(RunError::Interrupted { at }) => {
-            interrupted_message(
-                &format!(
+            let what = if seeds.is_some() {
+                "the comparison stopped".to_string()
+            } else {
+                format!(
                     "the comparison stopped at t={}",
                     poolsim::engine::time::format_duration(at)
-                ),
-                Some(&out),
-            );
+                )
+            };
+            interrupted_message(&what, Some(&out));
             return EXIT_INTERRUPTED;
         }
         Err(e) => {

@@ -9,6 +9,11 @@
 //! at the same instants with the same holds. (Requests that arrive before a
 //! pool takes traffic are refused, and the modes take traffic at different
 //! instants, so the *served* requests can differ by those few.)
+//!
+//! [`seeds`]: `compare --seeds`, every mode x seed in parallel, with
+//! intervals across seeds and paired differences between modes.
+
+pub mod seeds;
 
 use crate::assertions::AssertionResult;
 use crate::engine::Time;
@@ -32,7 +37,8 @@ pub struct ModeOutput {
 
 /// Every mode's run and the comparison table.
 pub struct Comparison {
-    /// The runs, in the order of [`Stack::ALL`].
+    /// The runs, in the order of [`Stack::ALL`] (with `--seeds`: those of
+    /// the first seed).
     pub modes: Vec<ModeOutput>,
     /// compare.json.
     pub summary: CompareSummary,
@@ -48,13 +54,19 @@ impl Comparison {
     /// Whether the assertions that `gate` selects all passed (`None` gate:
     /// always). [`Gate::resolve`] has checked, before the runs, that the modes
     /// it names were run.
+    /// With `--seeds` a mode passes when each assertion held in every seed,
+    /// or, with `confidence`, for its bound across the seeds.
     pub fn passed(&self, gate: &Gate) -> bool {
         match gate.modes(self.summary.file_mode_stack(), &self.ran()) {
-            Ok(modes) => self
-                .modes
-                .iter()
-                .filter(|m| modes.contains(&m.stack))
-                .all(|m| m.output.passed()),
+            Ok(modes) => {
+                self.modes
+                    .iter()
+                    .filter(|m| modes.contains(&m.stack))
+                    .all(|m| match &self.summary.replications {
+                        Some(r) => r.passed.get(m.stack.name()).copied().unwrap_or(false),
+                        None => m.output.passed(),
+                    })
+            }
             Err(_) => false,
         }
     }
@@ -195,6 +207,11 @@ pub struct CompareSummary {
     pub modes: Vec<CompareRow>,
     /// Assertion verdicts per mode.
     pub assertions: BTreeMap<&'static str, Vec<AssertionResult>>,
+    /// With `--seeds`: every seed's figures, intervals across seeds, paired
+    /// differences between modes and the verdicts over the seeds (`seed`,
+    /// `modes` and `assertions` above are then the first seed's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replications: Option<seeds::Replications>,
 }
 
 impl CompareSummary {
@@ -304,13 +321,24 @@ pub fn compare_until(
             output,
         });
     }
-    let summary = CompareSummary {
+    let summary = summary_of(sc, &runs);
+    Ok(Comparison {
+        modes: runs,
+        summary,
+    })
+}
+
+/// compare.json of the runs of one seed (`runs` in the order of [`Stack::ALL`]).
+pub fn summary_of(sc: &Scenario, runs: &[ModeOutput]) -> CompareSummary {
+    CompareSummary {
         schema_version: 1,
         poolsim_version: env!("CARGO_PKG_VERSION"),
         scenario: sc.name.clone(),
         scenario_path: sc.source.as_ref().map(|s| s.path.clone()),
         scenario_sha256: sc.source.as_ref().map(|s| s.sha256.clone()),
-        seed: sc.world.seed,
+        seed: runs
+            .first()
+            .map_or(sc.world.seed, |m| m.scenario.world.seed),
         duration_s: round6(sc.world.duration as f64 / 1e9),
         measure_after_s: round6(sc.world.measure_after as f64 / 1e9),
         file_mode: file_mode(sc).map(Stack::name),
@@ -319,9 +347,6 @@ pub fn compare_until(
             .iter()
             .map(|m| (m.stack.name(), m.output.assertions.clone()))
             .collect(),
-    };
-    Ok(Comparison {
-        modes: runs,
-        summary,
-    })
+        replications: None,
+    }
 }

@@ -17,7 +17,9 @@
 //! - [`gate`]: `poolsim check`, many scenarios x seeds in parallel with
 //!   JUnit, JSON, annotations, baselines and shards; [`schema_json`] and
 //!   [`starter`]: the JSON Schema of the format and `poolsim init`'s files;
-//! - [`theory`]: queueing formulas (Erlang C) the plain pool is validated against.
+//! - [`theory`]: queueing formulas (Erlang C) the plain pool is validated against;
+//!   [`stats`]: intervals across seeds, paired differences between modes,
+//!   confidence bounds for assertions, batch means and warm-up detection.
 //!
 //! Same scenario + same seed = byte-identical outputs.
 
@@ -32,4 +34,5 @@ pub mod run;
 pub mod scenario;
 pub mod schema_json;
 pub mod starter;
+pub mod stats;
 pub mod theory;

@@ -103,13 +103,15 @@ pub struct InitArgs {
 
 /// A parsed `--seeds` (a newtype, so that clap takes it as one value).
 #[derive(Clone, Debug)]
-pub struct Seeds(Vec<u64>);
+pub struct Seeds(pub Vec<u64>);
 
-fn parse_seeds(s: &str) -> Result<Seeds, String> {
+/// Parse `--seeds` (1..20, 7, 1,5,9).
+pub fn parse_seeds(s: &str) -> Result<Seeds, String> {
     select::parse_seeds(s).map(Seeds)
 }
 
-fn parse_jobs(s: &str) -> Result<usize, String> {
+/// Parse `--jobs` (1 to 1024).
+pub fn parse_jobs(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) if n > 1024 => Err("must be at most 1024".into()),
@@ -204,6 +206,13 @@ pub fn check(a: CheckArgs) -> i32 {
     };
     let loaded = gate::load_all(&files, &poolsim::scenario::parse);
     let seeds = a.seeds.as_ref().map(|s| s.0.as_slice());
+    let without = gate::confidence_without_seeds(&loaded, seeds);
+    if !without.is_empty() {
+        for e in without {
+            eprintln!("error: {e}");
+        }
+        return EXIT_INVALID;
+    }
     let points = gate::plan(&loaded, seeds, a.shard);
     let jobs = a
         .jobs

@@ -72,6 +72,17 @@ pub fn render(r: &CheckReport, fail_on_regression: bool) -> String {
                     &title,
                     &failure_text(a, r.min_pass_rate),
                 ));
+            } else if a.passes < a.evaluated && a.bound.is_some() {
+                out.push_str(&command(
+                    "warning",
+                    &s.file,
+                    a.line,
+                    &title,
+                    &format!(
+                        "{} (the confidence bound decides, and it holds)",
+                        failure_text(a, r.min_pass_rate)
+                    ),
+                ));
             } else if a.passes < a.evaluated {
                 out.push_str(&command(
                     "warning",

@@ -50,6 +50,8 @@ struct Case {
     line: Option<usize>,
     /// (element, type, message, body)
     outcome: Option<(&'static str, &'static str, String, String)>,
+    /// Text for `<system-out>` (a confidence bound, whatever its verdict).
+    out: Option<String>,
 }
 
 fn cases(s: &ScenarioEntry) -> Vec<Case> {
@@ -80,6 +82,7 @@ fn cases(s: &ScenarioEntry) -> Vec<Case> {
                 format!("invalid scenario: {} problem(s)", s.problems.len()),
                 body.join("\n"),
             )),
+            out: None,
         });
         return out;
     }
@@ -89,6 +92,7 @@ fn cases(s: &ScenarioEntry) -> Vec<Case> {
                 name: format!("run, seed {}", r.seed),
                 line: None,
                 outcome: Some(("error", "run", e.clone(), e.clone())),
+                out: None,
             });
             continue;
         }
@@ -97,6 +101,7 @@ fn cases(s: &ScenarioEntry) -> Vec<Case> {
                 name: format!("run, seed {}", r.seed),
                 line: None,
                 outcome: None,
+                out: None,
             });
         }
         for (a, v) in s.assertions.iter().zip(&r.assertions) {
@@ -111,8 +116,48 @@ fn cases(s: &ScenarioEntry) -> Vec<Case> {
                         v.detail.clone(),
                     )
                 }),
+                out: None,
             });
         }
+    }
+    // An assertion with `confidence`: one more case, its bound across the seeds.
+    for a in &s.assertions {
+        let Some(b) = &a.bound else { continue };
+        out.push(Case {
+            name: format!(
+                "assertions[{}] {}, {} {}% confidence bound over {} seeds",
+                a.index,
+                a.label,
+                b.side,
+                super::text::num(b.confidence * 100.0),
+                b.seeds
+            ),
+            line: a.line,
+            outcome: (!b.passed).then(|| {
+                (
+                    "failure",
+                    "confidence",
+                    format!(
+                        "{} bound {} {} threshold {} ({})",
+                        b.side,
+                        b.bound.map_or("none".into(), |v| with_unit(v, &a.unit)),
+                        if b.bound.is_some() {
+                            if a.comparison == ">=" {
+                                "<"
+                            } else {
+                                ">"
+                            }
+                        } else {
+                            "vs"
+                        },
+                        with_unit(a.threshold, &a.unit),
+                        a.unit
+                    ),
+                    b.detail.clone(),
+                )
+            }),
+            out: Some(b.detail.clone()),
+        });
     }
     out
 }
@@ -159,14 +204,22 @@ pub fn render(r: &CheckReport) -> String {
                 "    <testcase name=\"{}\" classname=\"{file}\" file=\"{file}\"{line}",
                 escape(&c.name)
             );
+            let sysout = c
+                .out
+                .as_ref()
+                .map(|t| format!("\n      <system-out>{}</system-out>", escape(t)))
+                .unwrap_or_default();
             match &c.outcome {
-                None => {
+                None if sysout.is_empty() => {
                     let _ = writeln!(x, "{open}/>");
+                }
+                None => {
+                    let _ = writeln!(x, "{open}>{sysout}\n    </testcase>");
                 }
                 Some((kind, ty, message, body)) => {
                     let _ = writeln!(
                         x,
-                        "{open}>\n      <{kind} message=\"{}\" type=\"{ty}\">{}</{kind}>\n    </testcase>",
+                        "{open}>\n      <{kind} message=\"{}\" type=\"{ty}\">{}</{kind}>{sysout}\n    </testcase>",
                         escape(message),
                         escape(body)
                     );

@@ -19,6 +19,7 @@ fn same_plan(a: &ScenarioEntry, b: &ScenarioEntry) -> bool {
             x.comparison.clone(),
             x.threshold.to_bits(),
             x.unit.clone(),
+            x.confidence.map(f64::to_bits),
         )
     };
     a.file == b.file

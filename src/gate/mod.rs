@@ -15,6 +15,7 @@ pub mod annotate;
 pub mod baseline;
 pub mod junit;
 pub mod merge;
+pub mod parallel;
 pub mod record;
 pub mod select;
 pub mod text;
@@ -29,8 +30,6 @@ use crate::scenario::{AssertionDef, Check, Scenario, ScenarioError};
 use record::{AssertionEntry, Figures, ProblemEntry, RunEntry, ScenarioEntry, Verdict};
 use select::{ScenarioFile, Shard};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 
 /// Turns a scenario's text into a validated scenario: `(text, source, stem)`,
 /// as [`crate::scenario::parse`]. Per-scenario changes to the document
@@ -151,6 +150,32 @@ pub fn figures(o: &RunOutput) -> Figures {
     }
 }
 
+/// The assertions that ask for a confidence bound when fewer than 2 seeds
+/// run (`seeds`, or each file's own seed): one message each, naming the
+/// file, the line and the key.
+pub fn confidence_without_seeds(loaded: &[Loaded], seeds: Option<&[u64]>) -> Vec<String> {
+    let n = seeds.map_or(1, <[u64]>::len);
+    if n >= 2 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for l in loaded {
+        let Ok(sc) = &l.scenario else { continue };
+        for (i, d) in sc.assertions.iter().enumerate() {
+            if let Some(c) = d.confidence {
+                let at = match l.assertion_lines.get(i).copied().flatten() {
+                    Some(line) => format!("{}:{line}", l.file.display),
+                    None => l.file.display.clone(),
+                };
+                out.push(format!(
+                    "--seeds: {at}: assertions[{i}].confidence: {c} asks for a confidence bound across seeds, which needs at least 2 seeds (got {n}): pass --seeds, e.g. --seeds 1..20"
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Where `--reports DIR` puts the reports of one run: the file's display
 /// path without its extension (`..` and the root dropped), then `seed-N`.
 pub fn reports_dir(root: &Path, file: &ScenarioFile, seed: u64) -> PathBuf {
@@ -165,7 +190,7 @@ pub fn reports_dir(root: &Path, file: &ScenarioFile, seed: u64) -> PathBuf {
 }
 
 /// A rough cost of running a scenario, to start the longest runs first.
-fn cost(sc: &Scenario) -> f64 {
+pub fn cost(sc: &Scenario) -> f64 {
     let secs = sc.world.duration as f64 / 1e9;
     let requests: f64 = sc
         .world
@@ -246,42 +271,19 @@ pub fn execute(
     mut progress: impl FnMut(usize, usize),
 ) -> Executed {
     // Longest runs first, so that no thread is left with a long run at the end.
-    let mut order: Vec<usize> = (0..points.len()).collect();
     let costs: Vec<f64> = points
         .iter()
         .map(|p| loaded[p.scenario].scenario.as_ref().map_or(0.0, cost))
         .collect();
-    order.sort_by(|&a, &b| costs[b].total_cmp(&costs[a]).then(a.cmp(&b)));
-    let next = AtomicUsize::new(0);
-    let mut slots: Vec<Option<(RunEntry, Option<String>)>> = vec![None; points.len()];
-    let jobs = jobs.clamp(1, points.len().max(1));
-    std::thread::scope(|s| {
-        let (tx, rx) = mpsc::channel();
-        for _ in 0..jobs {
-            let tx = tx.clone();
-            let (next, order) = (&next, &order);
-            s.spawn(move || loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&i) = order.get(k) else { break };
-                let p = points[i];
-                let r = run_point(&loaded[p.scenario], p.seed, reports);
-                if tx.send((i, r)).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(tx);
-        let mut done = 0;
-        for (i, r) in rx {
-            slots[i] = Some(r);
-            done += 1;
-            progress(done, points.len());
-        }
-    });
+    let slots = parallel::run_parallel(
+        &costs,
+        jobs,
+        |i| run_point(&loaded[points[i].scenario], points[i].seed, reports),
+        &mut progress,
+    );
     let mut runs = Vec::with_capacity(points.len());
     let mut io_errors = Vec::new();
-    for s in slots {
-        let (r, io) = s.expect("every point ran");
+    for (r, io) in slots {
         runs.push(r);
         io_errors.extend(io);
     }
@@ -339,6 +341,8 @@ fn assertion_entry(
         pass_rate: None,
         worst: None,
         passed: true,
+        confidence: d.confidence,
+        bound: None,
     }
 }
 

@@ -128,8 +128,17 @@ pub struct AssertionEntry {
     pub pass_rate: Option<f64>,
     /// The worst observed value and its seed (null when no run completed).
     pub worst: Option<Worst>,
-    /// Whether it held in at least `min_pass_rate` of the seeds.
+    /// Whether it held: in at least `min_pass_rate` of the seeds, or, with
+    /// `confidence`, for its confidence bound across the seeds.
     pub passed: bool,
+    /// The assertion's `confidence` (absent: judged seed by seed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// With `confidence`: the bound across the seeds that completed, which
+    /// decides `passed` (in a shard, only `poolsim merge`'s bound over every
+    /// seed decides; a shard's own is informative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound: Option<crate::stats::bound::ConfidenceBound>,
 }
 
 /// The worst observed value of an assertion over the seeds.
@@ -249,6 +258,16 @@ impl CheckReport {
                 a.pass_rate = (!done.is_empty()).then(|| passes as f64 / done.len() as f64);
                 a.worst = worst;
                 a.passed = meets(passes, done.len(), self.min_pass_rate);
+                a.bound = None;
+                if let (Some(c), false) = (a.confidence, done.is_empty()) {
+                    let observed: Vec<Option<f64>> = done
+                        .iter()
+                        .filter_map(|r| r.assertions.get(a.index).map(|v| v.observed))
+                        .collect();
+                    let b = crate::stats::bound::evaluate(&a.comparison, a.threshold, c, &observed);
+                    a.passed = b.passed || self.shard.is_some();
+                    a.bound = Some(b);
+                }
             }
             s.runs = s.results.len();
             s.runs_passed = s.results.iter().filter(|r| r.passed).count();

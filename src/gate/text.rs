@@ -72,8 +72,20 @@ pub fn worst_text(a: &AssertionEntry) -> String {
 }
 
 /// What a failed assertion says: `wait_time p99.99 held in 5 of 8 seeds
-/// (required: 8); worst 113.4 ms (seed 3) > 100 ms`.
+/// (required: 8); worst 113.4 ms (seed 3) > 100 ms`, or, with
+/// `confidence`, its bound: `wait_time p99.99: upper 95% confidence bound
+/// over 8 seeds: 104.2 > 100 (...); held in 6 of 8 seeds`.
 pub fn failure_text(a: &AssertionEntry, min_pass_rate: f64) -> String {
+    if let Some(b) = &a.bound {
+        return format!(
+            "{}: {}; held in {} of {} seeds, worst {}",
+            a.label,
+            b.detail,
+            a.passes,
+            a.evaluated,
+            worst_text(a)
+        );
+    }
     let required = (min_pass_rate * a.evaluated as f64 - 1e-9).ceil().max(0.0) as usize;
     format!(
         "{} held in {} of {} seeds (required: {}); worst {}",
@@ -83,6 +95,31 @@ pub fn failure_text(a: &AssertionEntry, min_pass_rate: f64) -> String {
         required,
         worst_text(a)
     )
+}
+
+/// An assertion's confidence bound in a few words:
+/// `upper 95% bound 20.1 ms <= 100 ms`.
+pub fn bound_text(a: &AssertionEntry, b: &crate::stats::bound::ConfidenceBound) -> String {
+    match b.bound {
+        Some(v) => format!(
+            "{} {}% bound {} {} {}",
+            b.side,
+            num(b.confidence * 100.0),
+            with_unit(v, &a.unit),
+            if b.passed {
+                a.comparison.as_str()
+            } else {
+                violated(&a.comparison)
+            },
+            with_unit(a.threshold, &a.unit)
+        ),
+        None => format!(
+            "{} {}% bound: none ({})",
+            b.side,
+            num(b.confidence * 100.0),
+            b.detail
+        ),
+    }
 }
 
 fn status_word(s: &ScenarioEntry) -> &'static str {
@@ -128,6 +165,9 @@ pub fn render(r: &CheckReport) -> String {
                         a.evaluated,
                         worst_text(a)
                     ));
+                    if let Some(b) = &a.bound {
+                        line.push_str(&format!("; {}", bound_text(a, b)));
+                    }
                 }
             }
         }

@@ -14,7 +14,8 @@
 //! ```text
 //! <out>/compare.json      compare::CompareSummary
 //! <out>/report.html       report::html::render_compare_html
-//! <out>/charts/           every standard chart, the modes overlaid
+//! <out>/charts/           every standard chart, the modes overlaid (with
+//!                         --seeds also intervals and paired-differences)
 //! <out>/<mode>/           each mode's run, as write_all writes it
 //! ```
 //!
@@ -472,7 +473,11 @@ pub fn write_compare_with(out: &Path, cmp: &Comparison, opts: &WriteOptions) -> 
         stage_run(&st, Path::new(m.stack.name()), &m.scenario, &m.output)?;
     }
     st.check_cancel()?;
-    let files = compare_chart_files(cmp)?;
+    let mut files = compare_chart_files(cmp)?;
+    if let Some(r) = &cmp.summary.replications {
+        let modes: Vec<&'static str> = cmp.summary.modes.iter().map(|m| m.mode).collect();
+        files.extend(charts::replication_charts(r, &modes)?);
+    }
     stage_charts(&st, &top.join("charts"), &files)?;
     st.write(
         Path::new("report.html"),

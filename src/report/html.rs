@@ -567,9 +567,17 @@ pub fn render_compare_html(cmp: &CompareSummary, charts: &[ChartFile]) -> String
     let own = |m: &str| cmp.file_mode == Some(m);
     let _ = writeln!(
         o,
-        "<p>scenario “{}”, seed {}, {} s simulated, requests counted from {} s; every mode runs the same requests (arrivals and holds).</p>",
+        "<p>scenario “{}”, {}, {} s simulated, requests counted from {} s; every mode runs the same requests (arrivals and holds).</p>",
         escape(&cmp.scenario),
-        cmp.seed,
+        match &cmp.replications {
+            Some(r) => format!(
+                "{} seeds ({}; the tables of one run and the overlaid charts are seed {}'s)",
+                r.seeds.len(),
+                escape(&super::text::seeds_text(&r.seeds)),
+                cmp.seed
+            ),
+            None => format!("seed {}", cmp.seed),
+        },
         num(cmp.duration_s),
         num(cmp.measure_after_s)
     );
@@ -591,8 +599,37 @@ pub fn render_compare_html(cmp: &CompareSummary, charts: &[ChartFile]) -> String
         .map(|v| v.iter().collect())
         .unwrap_or_default();
     let failed = gating.iter().filter(|a| !a.passed).count();
+    let over_seeds = |m: &str| {
+        let r = cmp.replications.as_ref()?;
+        let v = r.assertions.get(m)?;
+        let bad = v.iter().filter(|a| !a.passed).count();
+        Some(if v.is_empty() {
+            ("none", format!("{m}: no assertions"))
+        } else if bad == 0 {
+            (
+                "pass",
+                format!(
+                    "{m}: PASS over {} seeds: all {} assertions hold",
+                    r.seeds.len(),
+                    v.len()
+                ),
+            )
+        } else {
+            (
+                "fail",
+                format!(
+                    "{m}: FAIL over {} seeds: {bad} of {} assertions failed",
+                    r.seeds.len(),
+                    v.len()
+                ),
+            )
+        })
+    };
     let (cls, text) = match (cmp.file_mode, gating.len()) {
         (None, _) => ("none", "no file mode: see each mode's verdicts".to_string()),
+        (Some(m), _) if cmp.replications.is_some() => {
+            over_seeds(m).unwrap_or(("none", format!("{m}: not run")))
+        }
         (Some(m), 0) => ("none", format!("{m}: no assertions")),
         (Some(m), n) if failed == 0 => ("pass", format!("{m}: PASS: all {n} assertions hold")),
         (Some(m), n) => (
@@ -710,8 +747,179 @@ pub fn render_compare_html(cmp: &CompareSummary, charts: &[ChartFile]) -> String
         o.push_str("</table></div>\n");
     }
 
-    o.push_str("\n<h2>Charts (modes overlaid)</h2>\n");
-    figures(&mut o, charts);
+    let (seed_charts, overlaid): (Vec<ChartFile>, Vec<ChartFile>) = charts
+        .iter()
+        .cloned()
+        .partition(|c| REPLICATION_CHARTS.contains(&c.stem.as_str()));
+    if let Some(r) = &cmp.replications {
+        replications_section(&mut o, cmp, r, &seed_charts);
+    }
+    o.push_str(&format!(
+        "\n<h2>Charts (modes overlaid{})</h2>\n",
+        if cmp.replications.is_some() {
+            format!(", seed {}", cmp.seed)
+        } else {
+            String::new()
+        }
+    ));
+    figures(&mut o, &overlaid);
     o.push_str("</main>\n</body>\n</html>\n");
     o
+}
+
+/// The stems of the charts of `compare --seeds` (drawn in their own section).
+const REPLICATION_CHARTS: [&str; 2] = ["intervals", "paired-differences"];
+
+/// `mean ± half-width` in a table cell.
+fn interval_html(i: Option<&crate::stats::Interval>, percent: bool) -> String {
+    let k = if percent { 100.0 } else { 1.0 };
+    match i {
+        None => "n/a".into(),
+        Some(i) => format!(
+            "{}{} ± {}",
+            num(i.mean * k),
+            if percent { "%" } else { "" },
+            num(i.half_width * k)
+        ),
+    }
+}
+
+/// The section of `compare --seeds`: the table of intervals, the paired
+/// differences, the verdicts over the seeds and the error-bar charts.
+fn replications_section(
+    o: &mut String,
+    cmp: &CompareSummary,
+    r: &crate::compare::seeds::Replications,
+    charts: &[ChartFile],
+) {
+    use crate::compare::seeds::{applies, FIGURES};
+    let n = r.seeds.len();
+    let conf = num(r.confidence * 100.0);
+    let modes: Vec<&str> = cmp.modes.iter().map(|m| m.mode).collect();
+    let label = |key: &str| match FIGURES.iter().find(|f| f.key == key) {
+        Some(f) if !f.unit.is_empty() => format!("{} ({})", f.label, f.unit),
+        Some(f) => f.label.to_string(),
+        None => key.to_string(),
+    };
+    let _ = writeln!(
+        o,
+        "\n<h2>Across {n} seeds ({})</h2>\n<p>Mean over the seeds ± half-width of its {conf}% interval. Means and counts: {}. Percentiles and the maximum: {}.</p>",
+        escape(&super::text::seeds_text(&r.seeds)),
+        escape(crate::stats::MEAN_METHOD),
+        escape(crate::stats::PERCENTILE_METHOD)
+    );
+    o.push_str("<div class=\"scroll\"><table>\n<tr><th class=\"l\">figure</th>");
+    for m in &modes {
+        let own = cmp.file_mode == Some(*m);
+        let _ = write!(
+            o,
+            "<th{}>{}{}</th>",
+            if own { " class=\"own\"" } else { "" },
+            escape(m),
+            if own { " (file)" } else { "" }
+        );
+    }
+    o.push_str("</tr>\n");
+    for f in &r.figures {
+        let _ = write!(
+            o,
+            "<tr><td class=\"l k\"><code>{}</code><span>{}</span></td>",
+            escape(f.key),
+            escape(&label(f.key))
+        );
+        for m in &modes {
+            let text = if applies(f.key, m) {
+                interval_html(
+                    f.modes.get(m).and_then(|x| x.interval.as_ref()),
+                    f.key == "hit_ratio",
+                )
+            } else {
+                "-".into()
+            };
+            let cls = if cmp.file_mode == Some(*m) {
+                " class=\"own nw\""
+            } else {
+                " class=\"nw\""
+            };
+            let _ = write!(o, "<td{cls}>{}</td>", escape(&text));
+        }
+        o.push_str("</tr>\n");
+    }
+    o.push_str("</table></div>\n");
+    let _ = writeln!(
+        o,
+        "<h3>Paired differences (same requests)</h3>\n<p>{}. A difference is shown when its {conf}% interval excludes 0.</p>",
+        escape(crate::stats::PAIRED_METHOD)
+    );
+    o.push_str("<div class=\"scroll\"><table>\n<tr><th class=\"l\">figure</th><th class=\"l\">pair</th><th>mean difference</th><th>paired interval</th><th>unpaired ± (Welch)</th><th class=\"l\">verdict</th></tr>\n");
+    for f in &r.figures {
+        for p in &f.paired {
+            if !applies(f.key, p.a) || !applies(f.key, p.b) {
+                continue;
+            }
+            let k = if f.key == "hit_ratio" { 100.0 } else { 1.0 };
+            let (mean, iv, unpaired, verdict, cls) = match &p.difference {
+                None => (
+                    "n/a".into(),
+                    "n/a".into(),
+                    "n/a".into(),
+                    "no interval".to_string(),
+                    "",
+                ),
+                Some(d) => {
+                    let i = &d.difference;
+                    (
+                        num(i.mean * k),
+                        format!(
+                            "{} .. {} (± {})",
+                            num(i.lo * k),
+                            num(i.hi * k),
+                            num(i.half_width * k)
+                        ),
+                        d.unpaired_half_width.map_or("n/a".into(), |u| num(u * k)),
+                        if d.excludes_zero {
+                            format!("{} higher", if i.mean > 0.0 { p.a } else { p.b })
+                        } else {
+                            "no difference shown".to_string()
+                        },
+                        if d.excludes_zero { "fail" } else { "" },
+                    )
+                }
+            };
+            let _ = writeln!(
+                o,
+                "<tr><td class=\"l\">{}</td><td class=\"l nw\">{} − {}</td><td>{}</td><td class=\"nw\">{}</td><td>{}</td><td class=\"l {cls}\">{}</td></tr>",
+                escape(&label(f.key)),
+                escape(p.a),
+                escape(p.b),
+                escape(&mean),
+                escape(&iv),
+                escape(&unpaired),
+                escape(&verdict)
+            );
+        }
+    }
+    o.push_str("</table></div>\n");
+    let any = r.assertions.values().any(|v| !v.is_empty());
+    if any {
+        o.push_str("<h3>Assertions over the seeds</h3>\n<div class=\"scroll\"><table>\n<tr><th class=\"l\">mode</th><th class=\"l\">verdict</th><th class=\"l\">assertion</th><th>held in</th><th class=\"l\">confidence bound</th></tr>\n");
+        for m in &modes {
+            for v in r.assertions.get(m).map_or(&[][..], |v| v.as_slice()) {
+                let _ = writeln!(
+                    o,
+                    "<tr{}><td class=\"l\">{}</td><td class=\"{}\">{}</td><td class=\"l\">{}</td><td>{} of {}</td><td class=\"l\">{}</td></tr>",
+                    if cmp.file_mode == Some(*m) { " class=\"own\"" } else { "" },
+                    escape(m),
+                    if v.passed { "pass" } else { "fail" },
+                    if v.passed { "PASS" } else { "FAIL" },
+                    escape(&v.label),
+                    v.passes,
+                    v.seeds,
+                    v.bound.as_ref().map_or("none (judged seed by seed)".into(), |b| escape(&b.detail))
+                );
+            }
+        }
+        o.push_str("</table></div>\n");
+    }
+    figures(o, charts);
 }

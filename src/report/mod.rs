@@ -15,6 +15,7 @@ use crate::assertions::AssertionResult;
 use crate::metrics::{self, PoolSummary};
 use crate::model::world::Observations;
 use crate::scenario::Scenario;
+use crate::stats::steady::{self, SteadyState, Warmup};
 use serde::Serialize;
 
 /// Cluster-wide figures of a run.
@@ -79,8 +80,14 @@ pub struct Summary {
     /// Whether every assertion passed.
     pub passed: bool,
     /// What the reader should know before trusting the figures (e.g. the
-    /// scenario measures nothing).
+    /// scenario measures nothing, or `measure_after` is shorter than the
+    /// detected warm-up).
     pub warnings: Vec<String>,
+    /// Batch-means intervals for the mean wait and the hit ratio after
+    /// `measure_after` ([`crate::stats::steady`]).
+    pub steady_state: SteadyState,
+    /// MSER-5 warm-up detection on the wait series ([`crate::stats::steady`]).
+    pub warmup: Warmup,
 }
 
 /// Warnings about what a scenario can tell: a run with no workload and no
@@ -107,6 +114,11 @@ impl Summary {
     pub fn new(sc: &Scenario, obs: &Observations, assertions: Vec<AssertionResult>) -> Self {
         let total_connects = obs.connects_per_second.iter().map(|&c| c as u64).sum();
         let max_cps = metrics::max_connects_per_sec(obs);
+        let warmup = steady::warmup(sc, obs);
+        let mut warnings = warnings(sc);
+        if warmup.measure_after_too_short {
+            warnings.extend(warmup.note.clone());
+        }
         Summary {
             schema_version: 1,
             poolsim_version: env!("CARGO_PKG_VERSION"),
@@ -136,7 +148,9 @@ impl Summary {
                 .collect(),
             passed: assertions.iter().all(|a| a.passed),
             assertions,
-            warnings: warnings(sc),
+            warnings,
+            steady_state: steady::steady_state(sc, obs),
+            warmup,
         }
     }
 

@@ -190,6 +190,7 @@ pub fn render(s: &Summary, out_dir: Option<&str>) -> String {
         "cluster: peak {} connects/s, peak {} connections, {} connects ({} refused for rate, {} at the connection limit)\n",
         c.max_connects_per_sec, c.peak_connections, c.connects, c.refused_rate_limit, c.refused_max_connections
     );
+    let _ = writeln!(o, "{}\n", steady_state_line(&s.steady_state));
     if s.assertions.is_empty() {
         let _ = writeln!(o, "no assertions");
     } else {
@@ -210,6 +211,59 @@ pub fn render(s: &Summary, out_dir: Option<&str>) -> String {
     o
 }
 
+/// `x ± h (lo..hi)` with the figure's unit.
+fn pm(e: &crate::stats::steady::BatchEstimate, percent: bool) -> String {
+    if percent {
+        format!(
+            "{}% ± {} ({}%..{}%)",
+            fmt_num(e.estimate * 100.0),
+            fmt_num(e.half_width * 100.0),
+            fmt_num(e.lo * 100.0),
+            fmt_num(e.hi * 100.0)
+        )
+    } else {
+        format!(
+            "{} ms ± {} ({}..{})",
+            fmt_num(e.estimate),
+            fmt_num(e.half_width),
+            fmt_num(e.lo),
+            fmt_num(e.hi)
+        )
+    }
+}
+
+/// The run's steady-state line: the batch-means intervals, or why there are none.
+pub fn steady_state_line(st: &crate::stats::steady::SteadyState) -> String {
+    let mut o = match (st.from_s, st.batch_s) {
+        (Some(from), Some((lo, hi))) => format!(
+            "steady state from {} ({}% batch means, {} batches of {} s):",
+            format_duration((from * 1e9).round() as u64),
+            fmt_num(st.confidence * 100.0),
+            st.batches,
+            if lo == hi {
+                fmt_num(lo)
+            } else {
+                format!("{}..{}", fmt_num(lo), fmt_num(hi))
+            }
+        ),
+        _ => "steady state:".to_string(),
+    };
+    let mut parts = Vec::new();
+    if let Some(e) = &st.mean_wait_ms {
+        parts.push(format!("mean wait {}", pm(e, false)));
+    }
+    if let Some(e) = &st.hit_ratio {
+        parts.push(format!("hit ratio {}", pm(e, true)));
+    }
+    if !parts.is_empty() {
+        let _ = write!(o, " {}", parts.join("; "));
+    }
+    for n in &st.notes {
+        let _ = write!(o, "\n  note: {n}");
+    }
+    o
+}
+
 /// The non-zero entries of a count map, `a 1, b 2`, or `none`. Shared by the
 /// printed summary and report.html.
 pub(crate) fn nonzero(m: &std::collections::BTreeMap<&'static str, u64>) -> String {
@@ -225,9 +279,13 @@ pub(crate) fn nonzero(m: &std::collections::BTreeMap<&'static str, u64>) -> Stri
     }
 }
 
-/// The printed comparison: one column per mode.
+/// The printed comparison: one column per mode (with `--seeds`: the
+/// intervals across seeds and the paired differences, [`render_replications`]).
 pub fn render_compare(c: &crate::compare::CompareSummary, out_dir: Option<&str>) -> String {
     use crate::compare::CompareRow;
+    if let Some(r) = &c.replications {
+        return render_replications(c, r, out_dir);
+    }
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -330,4 +388,309 @@ pub fn render_compare(c: &crate::compare::CompareSummary, out_dir: Option<&str>)
         let _ = writeln!(o, "\nreports written to {d}");
     }
     o
+}
+
+/// Seeds in few characters: `1..20`, `1, 5, 9`, `1..4, 9`.
+pub fn seeds_text(seeds: &[u64]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < seeds.len() {
+        let mut j = i;
+        while j + 1 < seeds.len() && seeds[j + 1] == seeds[j] + 1 {
+            j += 1;
+        }
+        parts.push(if j > i + 1 {
+            format!("{}..{}", seeds[i], seeds[j])
+        } else if j == i + 1 {
+            format!("{}, {}", seeds[i], seeds[j])
+        } else {
+            seeds[i].to_string()
+        });
+        i = j + 1;
+    }
+    parts.join(", ")
+}
+
+/// A verdict over seeds as one line: the bound for an assertion with
+/// `confidence`, the seeds it held in and its worst value.
+pub fn seeds_verdict_line(v: &crate::assertions::SeedsVerdict) -> String {
+    let label = &v.label;
+    let verdict = if v.passed { "PASS" } else { "FAIL" };
+    let held = format!("held in {} of {} seeds", v.passes, v.seeds);
+    let worst = match v.worst {
+        None => String::new(),
+        Some((seed, None)) => format!("; nothing to measure (seed {seed})"),
+        Some((seed, Some(x))) => {
+            let upper = v.comparison != ">=";
+            let holds = (upper && x <= v.threshold) || (!upper && x >= v.threshold);
+            format!(
+                "; worst {} (seed {seed}) {} {}{}",
+                fmt_num(x),
+                if holds {
+                    v.comparison
+                } else if upper {
+                    ">"
+                } else {
+                    "<"
+                },
+                fmt_num(v.threshold),
+                if v.unit == "ms" || v.unit == "s" {
+                    format!(" {}", v.unit)
+                } else {
+                    String::new()
+                }
+            )
+        }
+    };
+    let body = match &v.bound {
+        Some(b) => format!("{}; {held}{worst}", b.detail),
+        None => format!("{held}{worst}"),
+    };
+    format!("  {verdict}  {label:<34} {body}")
+}
+
+/// The printed result of `poolsim run --seeds`: each seed's verdicts, then
+/// each assertion over the seeds (with its confidence bound when it has one).
+pub fn render_seeds(
+    sc: &crate::scenario::Scenario,
+    threads: usize,
+    per_seed: &[(u64, Vec<AssertionResult>)],
+    verdicts: &[crate::assertions::SeedsVerdict],
+) -> String {
+    let mut o = String::new();
+    let seeds: Vec<u64> = per_seed.iter().map(|s| s.0).collect();
+    let _ = writeln!(
+        o,
+        "{}: {} ({}) x {} simulated, on {}\n",
+        sc.name,
+        plural(seeds.len(), "seed"),
+        seeds_text(&seeds),
+        format_duration(sc.world.duration),
+        plural(threads.min(seeds.len().max(1)), "thread")
+    );
+    let labels: Vec<String> = sc
+        .assertions
+        .iter()
+        .map(|d| crate::assertions::label(d, d.pool.map(|p| sc.world.pools[p].name.as_str())))
+        .collect();
+    if labels.is_empty() {
+        let _ = writeln!(o, "no assertions: nothing to judge over the seeds");
+        return o;
+    }
+    let widths: Vec<usize> = labels.iter().map(|l| l.len().max(10)).collect();
+    let mut head = format!("  {:>6}  {:<7}", "seed", "verdict");
+    for (l, w) in labels.iter().zip(&widths) {
+        let _ = write!(head, "  {l:<w$}");
+    }
+    let _ = writeln!(o, "{}", head.trim_end());
+    for (seed, results) in per_seed {
+        let all = results.iter().all(|r| r.passed);
+        let mut line = format!("  {seed:>6}  {:<7}", if all { "PASS" } else { "FAIL" });
+        for (r, w) in results.iter().zip(&widths) {
+            let cell = format!(
+                "{}{}{}",
+                if r.passed { "" } else { "!" },
+                r.observed.map_or("n/a".into(), fmt_num),
+                if r.unit == "ms" || r.unit == "s" {
+                    format!(" {}", r.unit)
+                } else {
+                    String::new()
+                }
+            );
+            let _ = write!(line, "  {cell:<w$}");
+        }
+        let _ = writeln!(o, "{}", line.trim_end());
+    }
+    let failed = verdicts.iter().filter(|v| !v.passed).count();
+    let _ = writeln!(
+        o,
+        "  (! marks a seed in which the assertion did not hold)\n\nassertions over {}: {} passed, {} failed",
+        plural(seeds.len(), "seed"),
+        verdicts.len() - failed,
+        failed
+    );
+    for v in verdicts {
+        let _ = writeln!(o, "{}", seeds_verdict_line(v));
+    }
+    o
+}
+
+/// `mean ± half-width` of an interval (`n/a` without one).
+fn interval_cell(i: Option<&crate::stats::Interval>, percent: bool) -> String {
+    match i {
+        None => "n/a".into(),
+        Some(i) if percent => format!(
+            "{}% ± {}",
+            fmt_num(i.mean * 100.0),
+            fmt_num(i.half_width * 100.0)
+        ),
+        Some(i) => format!("{} ± {}", fmt_num(i.mean), fmt_num(i.half_width)),
+    }
+}
+
+/// The printed result of `compare --seeds`: per figure and mode the mean
+/// and its interval across seeds, per pair of modes the paired differences,
+/// and each mode's assertions judged over the seeds.
+pub fn render_replications(
+    c: &crate::compare::CompareSummary,
+    r: &crate::compare::seeds::Replications,
+    out_dir: Option<&str>,
+) -> String {
+    use crate::compare::seeds::{applies, Method, FIGURES};
+    let mut o = String::new();
+    let n = r.seeds.len();
+    let _ = writeln!(
+        o,
+        "{}: compared on identical requests over {} ({}), {} simulated each{}\n",
+        c.scenario,
+        plural(n, "seed"),
+        seeds_text(&r.seeds),
+        format_duration((c.duration_s * 1e9).round() as u64),
+        if c.measure_after_s > 0.0 {
+            format!(
+                ", measured after {}",
+                format_duration((c.measure_after_s * 1e9).round() as u64)
+            )
+        } else {
+            String::new()
+        }
+    );
+    let conf = fmt_num(r.confidence * 100.0);
+    let _ = writeln!(
+        o,
+        "mean over the seeds ± half-width of its {conf}% interval (Student t, {} df):",
+        n.saturating_sub(1)
+    );
+    let modes: Vec<&str> = c.modes.iter().map(|m| m.mode).collect();
+    let label_of = |key: &str| {
+        let f = FIGURES.iter().find(|f| f.key == key);
+        match f {
+            Some(f) if !f.unit.is_empty() => format!("{} ({})", f.label, f.unit),
+            Some(f) => f.label.to_string(),
+            None => key.to_string(),
+        }
+    };
+    let mut header = format!("  {:<22}", "");
+    for m in &modes {
+        let name = if c.file_mode == Some(*m) {
+            format!("{m}*")
+        } else {
+            m.to_string()
+        };
+        let _ = write!(header, "{name:>22}");
+    }
+    let _ = writeln!(o, "{}", header.trim_end());
+    for f in &r.figures {
+        let percent = f.key == "hit_ratio";
+        let mut line = format!("  {:<22}", label_of(f.key));
+        for m in &modes {
+            let cell = if !applies(f.key, m) {
+                "-".to_string()
+            } else {
+                interval_cell(f.modes.get(m).and_then(|x| x.interval.as_ref()), percent)
+            };
+            let _ = write!(line, "{cell:>22}");
+        }
+        let _ = writeln!(o, "{}", line.trim_end());
+    }
+    let percentiles: Vec<String> = r
+        .figures
+        .iter()
+        .filter(|f| f.method == Method::Percentile)
+        .map(|f| label_of(f.key))
+        .collect();
+    let _ = writeln!(
+        o,
+        "\n  * the mode the file selects.\n  {}: the mean of the {n} per-seed values (each seed's from its own wait histogram over all pools), i.e. the expected value for one run of this length, not the percentile of all seeds' requests pooled.",
+        percentiles.join(", ")
+    );
+    // Paired differences, one block per pair.
+    let pairs: Vec<(&str, &str)> = r
+        .figures
+        .first()
+        .map(|f| f.paired.iter().map(|p| (p.a, p.b)).collect())
+        .unwrap_or_default();
+    for (a, b) in pairs {
+        let _ = writeln!(
+            o,
+            "\npaired differences {a} - {b} (per seed, on the same requests; {conf}% interval; \"differs\": the interval excludes 0):"
+        );
+        for f in &r.figures {
+            if !applies(f.key, a) || !applies(f.key, b) {
+                continue;
+            }
+            let Some(p) = f.paired.iter().find(|p| p.a == a && p.b == b) else {
+                continue;
+            };
+            let percent = f.key == "hit_ratio";
+            let scale = if percent { 100.0 } else { 1.0 };
+            let unit = if percent { " pts" } else { "" };
+            let text = match &p.difference {
+                None => "n/a".to_string(),
+                Some(d) => {
+                    let i = &d.difference;
+                    format!(
+                        "{:>12} ± {:<10} [{} .. {}]{}{}",
+                        format!("{}{unit}", signed(i.mean * scale)),
+                        fmt_num(i.half_width * scale),
+                        fmt_num(i.lo * scale),
+                        fmt_num(i.hi * scale),
+                        if d.excludes_zero {
+                            format!(
+                                "  differs: {} {}",
+                                if i.mean > 0.0 { a } else { b },
+                                "higher"
+                            )
+                        } else {
+                            "  no difference shown".into()
+                        },
+                        d.unpaired_half_width
+                            .filter(|&u| u > 0.0)
+                            .map(|u| format!("  (unpaired ± {})", fmt_num(u * scale)))
+                            .unwrap_or_default()
+                    )
+                }
+            };
+            let _ = writeln!(o, "  {:<22}{text}", label_of(f.key));
+        }
+    }
+    // Assertions over the seeds.
+    for m in &modes {
+        let Some(list) = r.assertions.get(m) else {
+            continue;
+        };
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            o,
+            "\nassertions in mode {m} over {}: {}",
+            plural(n, "seed"),
+            if r.passed.get(m).copied().unwrap_or(false) {
+                "pass"
+            } else {
+                "FAIL"
+            }
+        );
+        for v in list {
+            let _ = writeln!(o, "{}", seeds_verdict_line(v));
+        }
+    }
+    if let Some(d) = out_dir {
+        let _ = writeln!(
+            o,
+            "\nreports written to {d} (compare.json holds every seed's values; the per-mode reports and the overlaid charts are seed {}'s)",
+            c.seed
+        );
+    }
+    o
+}
+
+/// A number with its sign: `+1.5`, `-0.25`, `0`.
+fn signed(x: f64) -> String {
+    if x > 0.0 {
+        format!("+{}", fmt_num(x))
+    } else {
+        fmt_num(x)
+    }
 }

@@ -108,6 +108,9 @@ pub struct AssertionDef {
     pub pool: Option<usize>,
     /// Its `type` as written.
     pub type_name: &'static str,
+    /// `confidence`: judged on the one-sided confidence bound of the mean
+    /// across seeds ([`crate::stats::bound`]) instead of seed by seed.
+    pub confidence: Option<f64>,
 }
 
 /// A validated scenario, ready to run.
@@ -988,6 +991,14 @@ fn assertion(v: &mut V, i: usize, a: &AssertionSpec, pools: &[PoolSpec]) -> Opti
         a.min_fraction.is_some() && a.kind != AssertionType::PoolAtSize,
         &why,
     );
+    if let Some(c) = a.confidence {
+        if !(c > 0.0 && c < 1.0) {
+            v.err(
+                p("confidence"),
+                format!("must be above 0 and below 1, e.g. 0.95 (got {c})"),
+            );
+        }
+    }
     if a.pool.is_some() && a.kind == AssertionType::MaxConnectsPerSec {
         v.err(
             p("pool"),
@@ -1091,6 +1102,7 @@ fn assertion(v: &mut V, i: usize, a: &AssertionSpec, pools: &[PoolSpec]) -> Opti
         check,
         pool,
         type_name,
+        confidence: a.confidence.filter(|c| *c > 0.0 && *c < 1.0),
     })
 }
 

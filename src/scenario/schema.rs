@@ -466,4 +466,9 @@ pub struct AssertionSpec {
     pub min_fraction: Option<f64>,
     /// Restrict the check to one pool (default: all pools together).
     pub pool: Option<String>,
+    /// Judge the threshold on a one-sided confidence bound of the mean across
+    /// seeds instead of seed by seed (0 < c < 1, e.g. 0.95): the upper bound
+    /// for a maximum, the lower for a minimum. Needs at least 2 seeds
+    /// (`check --seeds`, `run --seeds`, `compare --seeds`).
+    pub confidence: Option<f64>,
 }

@@ -135,6 +135,8 @@ pub(super) struct Pool {
     /// Waits that ended in the current sample window, µs, 2 significant digits.
     pub(super) window: Histogram<u64>,
     pub(super) window_max: u64,
+    /// Sum of the waits that ended in the current sample window, ns (exact).
+    pub(super) window_sum: u64,
 }
 
 impl Pool {
@@ -179,6 +181,7 @@ impl Pool {
             open_latency_max: 0,
             window: window_histogram(),
             window_max: 0,
+            window_sum: 0,
         }
     }
 
@@ -189,6 +192,7 @@ impl Pool {
         self.latency_max = self.latency_max.max(wait);
         self.window.saturating_record(wait / 1_000);
         self.window_max = self.window_max.max(wait);
+        self.window_sum = self.window_sum.saturating_add(wait);
         if wait > 0 {
             self.counters.waited += 1;
         }

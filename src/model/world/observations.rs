@@ -206,6 +206,8 @@ pub struct SampleRow {
     pub wait_p99_ns: u64,
     /// The largest of those waits, ns (exact).
     pub wait_max_ns: u64,
+    /// The sum of those waits, ns (exact; their mean is `wait_sum_ns / wait_count`).
+    pub wait_sum_ns: u64,
     /// Cumulative counters.
     pub counters: PoolCounters,
 }
@@ -341,6 +343,7 @@ impl World {
                 p.window_max = 0;
                 r
             };
+            let wait_sum_ns = std::mem::take(&mut p.window_sum);
             self.samples.push(SampleRow {
                 t,
                 pool: i as u32,
@@ -361,6 +364,7 @@ impl World {
                 wait_p50_ns,
                 wait_p99_ns,
                 wait_max_ns,
+                wait_sum_ns,
                 counters,
             });
         }

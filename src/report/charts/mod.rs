@@ -26,7 +26,8 @@
 //! Files, by job: [`spec`] (what a chart shows), [`series`] (data
 //! preparation from the observations), [`groups`] (pools as lines or bands),
 //! [`style`] (colours and dashes), one file per chart family
-//! ([`pool_state`], [`requests`], [`connections`], [`latency`]), [`overlay`]
+//! ([`pool_state`], [`requests`], [`connections`], [`latency`], and
+//! [`intervals`]: the error bars of `compare --seeds`), [`overlay`]
 //! (the layouts of compared runs), and the drawing: [`axes`], [`render`],
 //! `text_bitmap`.
 //!
@@ -37,6 +38,7 @@ pub mod axes;
 pub mod connections;
 pub mod decor;
 pub mod groups;
+pub mod intervals;
 pub mod latency;
 pub mod overlay;
 pub mod pool_state;
@@ -54,6 +56,7 @@ pub use connections::{
 };
 pub use decor::{thresholds, Decor, EventMark, Measure, Threshold};
 pub use groups::{pool_groups, service_of, PoolGroup};
+pub use intervals::replication_charts;
 pub use latency::{latency_distribution_chart, latency_over_time_chart};
 pub use pool_state::{gauges_for, pool_state_charts, reservoir_gauges, Gauge};
 pub use render::{register_fonts, render, render_all, render_png, render_svg, ChartFile};
